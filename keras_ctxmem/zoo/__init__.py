@@ -1,0 +1,11 @@
+"""The model zoo: `from keras_ctxmem.zoo import TransformerClassifier`."""
+
+from keras_ctxmem.zoo.attentive_lstm import AttentiveLSTMClassifier
+from keras_ctxmem.zoo.lstm import LSTMClassifier
+from keras_ctxmem.zoo.presets import list_presets
+from keras_ctxmem.zoo.transformer import (
+    TokenAccuracy,
+    TransformerBackbone,
+    TransformerClassifier,
+    TransformerTokenClassifier,
+)

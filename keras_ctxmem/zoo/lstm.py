@@ -1,0 +1,118 @@
+"""`LSTMClassifier`: the Embedding + (Bi)LSTM baseline.
+
+Example:
+```python
+import numpy as np
+from keras_ctxmem.zoo import LSTMClassifier
+model = LSTMClassifier.from_preset("lstm_tiny", num_classes=2)
+logits = model.predict(np.array([[5, 9, 3, 0, 0]]))
+```
+"""
+
+import keras
+
+from keras_ctxmem.zoo.heads import LogitsHead
+from keras_ctxmem.zoo.presets import register_preset
+from keras_ctxmem.zoo.recurrent import final_lstm, lstm_stack
+from keras_ctxmem.zoo.zoo_model import ZooModel
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class LSTMClassifier(ZooModel):
+    """Embedding, `num_layers` (Bi)LSTM layers, the final state, then logits.
+
+    Token id 0 is padding and is masked, so padding never changes the result.
+
+    Args:
+        vocabulary_size: number of token ids, padding id 0 included.
+        embedding_dim: width of the token embedding.
+        hidden_dim: units per LSTM direction.
+        num_layers: stacked LSTM layers.
+        bidirectional: read the sequence both ways.
+        num_classes: number of classes (at least 2).
+        dropout: dropout on LSTM inputs and before the output layer.
+        use_cudnn: `False` (default) keeps the model XLA-compilable; `"auto"` uses
+            cuDNN on a GPU (then compile with `jit_compile=False`). See
+            `keras_ctxmem.zoo.recurrent`.
+    """
+
+    preset_family = "lstm"
+
+    def __init__(
+        self,
+        vocabulary_size,
+        embedding_dim=64,
+        hidden_dim=64,
+        num_layers=1,
+        bidirectional=True,
+        num_classes=2,
+        dropout=0.1,
+        use_cudnn=False,
+        dtype=None,
+        **kwargs,
+    ):
+        # === Layers ===
+        self.embedding = keras.layers.Embedding(
+            vocabulary_size, embedding_dim, mask_zero=True, dtype=dtype, name="embedding"
+        )
+        self.lstm_layers = lstm_stack(
+            hidden_dim, num_layers - 1, bidirectional, dropout, use_cudnn, dtype, "lstm"
+        )
+        self.final_lstm = final_lstm(
+            hidden_dim, bidirectional, dropout, use_cudnn, dtype, "final_lstm"
+        )
+        self.head = LogitsHead(num_classes, dropout, dtype=dtype, name="head")
+
+        # === Functional Model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        x = self.embedding(token_ids)
+        for lstm in self.lstm_layers:
+            x = lstm(x)
+        logits = self.head(self.final_lstm(x))
+        super().__init__(inputs=token_ids, outputs=logits, dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.embedding_dim = embedding_dim
+        self.hidden_dim = hidden_dim
+        self.num_layers = num_layers
+        self.bidirectional = bidirectional
+        self.num_classes = num_classes
+        self.dropout = dropout
+        self.use_cudnn = use_cudnn
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "embedding_dim": self.embedding_dim,
+                "hidden_dim": self.hidden_dim,
+                "num_layers": self.num_layers,
+                "bidirectional": self.bidirectional,
+                "num_classes": self.num_classes,
+                "dropout": self.dropout,
+                "use_cudnn": self.use_cudnn,
+            }
+        )
+        return config
+
+
+for _size, _embedding, _hidden, _layers in (
+    ("tiny", 16, 16, 1),
+    ("small", 128, 128, 1),
+    ("base", 256, 256, 2),
+):
+    register_preset(
+        f"lstm_{_size}",
+        family="lstm",
+        description=(
+            f"Embedding {_embedding} + {_layers} BiLSTM layer(s) of {_hidden} units."
+        ),
+        config={
+            "vocabulary_size": 8000 if _size != "tiny" else 1000,
+            "embedding_dim": _embedding,
+            "hidden_dim": _hidden,
+            "num_layers": _layers,
+        },
+    )

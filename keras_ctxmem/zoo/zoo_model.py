@@ -1,0 +1,181 @@
+"""`ZooModel`: what every zoo model shares — presets, preset directories, compile.
+
+Subclasses build a functional graph in `__init__` (keras-hub style) and set
+`preset_family`; they inherit:
+- `Model.presets` and `Model.from_preset(name_or_directory, **overrides)`;
+- `model.save_to_preset(directory)` (`config.json`, `metadata.json`,
+  `model.weights.h5`: keras-hub's layout);
+- `model.compile()` with defaults for the head (AdamW with warm-up and decay, the
+  right loss and metrics) and XLA on (`jit_compile=True`).
+"""
+
+import datetime
+import json
+import os
+
+import keras
+
+from keras_ctxmem import __version__
+from keras_ctxmem.training import default_optimizer
+from keras_ctxmem.zoo.presets import get_preset, list_presets
+
+CONFIG_FILE = "config.json"
+METADATA_FILE = "metadata.json"
+WEIGHTS_FILE = "model.weights.h5"
+
+
+class classproperty(property):
+    def __get__(self, _, owner_cls):
+        return self.fget(owner_cls)
+
+
+class ZooModel(keras.Model):
+    """Base class of the zoo's models. Not used directly."""
+
+    preset_family = None
+
+    def __init__(self, *args, dtype=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        if dtype is not None:
+            self.dtype_policy = keras.dtype_policies.get(dtype)
+
+    def get_config(self):
+        return {
+            "name": self.name,
+            "trainable": self.trainable,
+            "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+        }
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        if isinstance(config.get("dtype"), dict):
+            config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        return cls(**config)
+
+    # === Presets ===
+
+    @classproperty
+    def presets(cls):
+        """`{name: description}` of the named presets this class can build."""
+        return list_presets(cls.preset_family)
+
+    @classmethod
+    def from_preset(cls, preset, load_weights=True, **overrides):
+        """Builds a model from a preset name or a `save_to_preset` directory.
+
+        Keyword arguments override the preset's configuration (`num_classes=4`).
+
+        Example:
+        ```python
+        from keras_ctxmem.zoo import TransformerClassifier
+        model = TransformerClassifier.from_preset("transformer_tiny", num_classes=3)
+        ```
+        """
+        if os.path.isdir(preset):
+            return cls._from_preset_directory(preset, load_weights, overrides)
+        config = get_preset(preset, cls.preset_family)["config"]
+        return cls.from_preset_config({**config, **overrides})
+
+    @classmethod
+    def from_preset_config(cls, config):
+        """Builds the model from a registry configuration plus overrides."""
+        return cls(**config)
+
+    @classmethod
+    def _from_preset_directory(cls, directory, load_weights, overrides):
+        config_path = os.path.join(directory, CONFIG_FILE)
+        if not os.path.exists(config_path):
+            raise ValueError(
+                f"'{directory}' is not a preset directory: it has no {CONFIG_FILE}."
+            )
+        with open(config_path) as f:
+            serialized = json.load(f)
+        saved_cls = keras.saving.get_registered_object(serialized["registered_name"])
+        if saved_cls is None or not issubclass(saved_cls, cls):
+            return cls._from_other_preset_class(
+                directory, saved_cls, serialized, load_weights, overrides
+            )
+        serialized["config"].update(overrides)
+        model = keras.saving.deserialize_keras_object(serialized)
+        if load_weights:
+            model.load_weights(os.path.join(directory, WEIGHTS_FILE))
+        return model
+
+    @classmethod
+    def _from_other_preset_class(
+        cls, directory, saved_cls, serialized, load_weights, overrides
+    ):
+        """Hook for tasks that load a backbone preset; others cannot."""
+        saved_name = saved_cls.__name__ if saved_cls else serialized["registered_name"]
+        raise ValueError(
+            f"The preset in '{directory}' holds a `{saved_name}`, which "
+            f"`{cls.__name__}.from_preset` cannot load. Call "
+            f"`{saved_name}.from_preset` instead."
+        )
+
+    def save_to_preset(self, directory):
+        """Writes `config.json`, `metadata.json` and `model.weights.h5`.
+
+        Example:
+        ```python
+        from keras_ctxmem.zoo import LSTMClassifier
+        model = LSTMClassifier.from_preset("lstm_tiny", num_classes=2)
+        model.save_to_preset("/tmp/my_lstm")
+        same = LSTMClassifier.from_preset("/tmp/my_lstm")
+        ```
+        """
+        os.makedirs(directory, exist_ok=True)
+        with open(os.path.join(directory, CONFIG_FILE), "w") as f:
+            json.dump(keras.saving.serialize_keras_object(self), f, indent=2)
+        metadata = {
+            "keras_ctxmem_version": __version__,
+            "keras_version": keras.__version__,
+            "class_name": type(self).__name__,
+            "parameter_count": self.count_params(),
+            "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
+        }
+        with open(os.path.join(directory, METADATA_FILE), "w") as f:
+            json.dump(metadata, f, indent=2)
+        self.save_weights(os.path.join(directory, WEIGHTS_FILE))
+
+    # === Training ===
+
+    def default_loss(self):
+        return keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+
+    def default_metrics(self):
+        return [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+    def compile(
+        self,
+        optimizer="auto",
+        loss="auto",
+        metrics="auto",
+        jit_compile=True,
+        **kwargs,
+    ):
+        """Compiles with the head's defaults and XLA on.
+
+        `"auto"` picks AdamW (see `keras_ctxmem.training.default_optimizer`), the
+        loss and the metrics that fit the model's output. Any Keras `compile`
+        argument can be given instead.
+        """
+        if jit_compile is True:
+            not_compilable = [
+                layer.name for layer in self._flatten_layers() if not layer.supports_jit
+            ]
+            if not_compilable:
+                raise ValueError(
+                    f"`jit_compile=True`, but these layers cannot be XLA-compiled: "
+                    f"{not_compilable}. An LSTM built with `use_cudnn=True` runs "
+                    "cuDNN kernels XLA cannot compile: build it with "
+                    "`use_cudnn=False`, or compile with `jit_compile=False`."
+                )
+        super().compile(
+            optimizer=default_optimizer() if optimizer == "auto" else optimizer,
+            loss=self.default_loss() if loss == "auto" else loss,
+            metrics=self.default_metrics() if metrics == "auto" else metrics,
+            jit_compile=jit_compile,
+            **kwargs,
+        )
