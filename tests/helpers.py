@@ -49,3 +49,55 @@ def pad_right(token_ids, length):
     token_ids = np.asarray(token_ids)
     padding = np.zeros((token_ids.shape[0], length - token_ids.shape[1]), "int32")
     return np.concatenate([token_ids, padding], axis=1)
+
+
+def marker_task(num_examples, max_length=12, vocabulary_size=50, seed=0):
+    """Right-padded sequences of random length; label 1 when token 1 occurs.
+
+    Learnable in a few seconds by every sequence classifier in the zoo.
+    """
+    rng = np.random.default_rng(seed)
+    token_ids = rng.integers(2, vocabulary_size, size=(num_examples, max_length))
+    lengths = rng.integers(3, max_length + 1, size=num_examples)
+    labels = rng.integers(0, 2, size=num_examples)
+    for row in range(num_examples):
+        if labels[row]:
+            token_ids[row, rng.integers(0, lengths[row])] = 1
+        token_ids[row, lengths[row] :] = 0
+    return token_ids.astype("int32"), labels.astype("int32")
+
+
+def run_under_jax(script):
+    """Runs `script` in a fresh Python with `KERAS_BACKEND=jax`; returns stdout.
+
+    Keras fixes its backend at import, so another backend needs another process.
+    """
+    import importlib.util
+    import subprocess
+    import sys
+
+    import pytest
+
+    if importlib.util.find_spec("jax") is None:
+        pytest.skip("JAX is not installed")
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    env = {
+        **os.environ,
+        "KERAS_BACKEND": "jax",
+        "JAX_PLATFORMS": "cpu",
+        "PYTHONPATH": os.pathsep.join(
+            p for p in (root, os.environ.get("PYTHONPATH")) if p
+        ),
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        env=env,
+        cwd=root,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, (
+        f"JAX subprocess failed:\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
+    )
+    return result.stdout

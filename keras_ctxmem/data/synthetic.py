@@ -3,6 +3,10 @@
 Token ids: 0 is padding, keys come first in the vocabulary, then values. Labels
 are value indices in `[0, num_values)`.
 
+- `membership_recall` (the default task of `ctxmem train`): a context of distinct
+  tokens, then a query; the label is 1 when the query occurred in the context.
+  One attention layer matches the query against every token; an LSTM must hold
+  the whole set in its state and stays near chance.
 - `associative_recall`: `num_pairs` key-value pairs, then one key asked again;
   the label is its value. A sequence classification task.
 - `multi_query_associative_recall` (MQAR, Zoology; Arora et al. 2023): the pairs,
@@ -16,6 +20,8 @@ token_ids, labels = associative_recall(1000, num_pairs=8, seed=0)
 ```
 """
 
+import dataclasses
+
 import numpy as np
 
 
@@ -28,6 +34,28 @@ def _keys_and_values(rng, num_examples, num_pairs, num_keys, num_values):
     keys = np.argsort(rng.random((num_examples, num_keys)), axis=1)[:, :num_pairs]
     values = rng.integers(0, num_values, size=(num_examples, num_pairs))
     return keys, values
+
+
+def membership_recall(num_examples, context_length=32, vocabulary_size=100, seed=0):
+    """`context_length` distinct tokens, then a query token; label: was it there?
+
+    Returns `(token_ids, labels)` of shapes `(num_examples, context_length + 1)`
+    and `(num_examples,)`; half the labels are 1. Token ids are in
+    `[1, vocabulary_size)`.
+    """
+    if context_length + 1 >= vocabulary_size:
+        raise ValueError(
+            f"`vocabulary_size` ({vocabulary_size}) must exceed `context_length` + 1 "
+            f"({context_length + 1}): the context holds distinct tokens."
+        )
+    rng = np.random.default_rng(seed)
+    shuffled = 1 + np.argsort(rng.random((num_examples, vocabulary_size - 1)), axis=1)
+    token_ids = shuffled[:, : context_length + 1].astype("int32")
+    labels = rng.integers(0, 2, size=num_examples).astype("int32")
+    rows = np.arange(num_examples)
+    seen = token_ids[rows, rng.integers(0, context_length, size=num_examples)]
+    token_ids[:, -1] = np.where(labels == 1, seen, token_ids[:, -1])
+    return token_ids, labels
 
 
 def associative_recall(
@@ -88,3 +116,52 @@ def multi_query_associative_recall(
 def vocabulary_size_for(num_keys=32, num_values=32):
     """Token ids used by these tasks: padding, keys, values and the noise token."""
     return num_keys + num_values + 2
+
+
+@dataclasses.dataclass
+class SyntheticTask:
+    """A built-in task ready to train on: arrays, sizes and model settings."""
+
+    description: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    vocabulary_size: int
+    num_classes: int
+    model_overrides: dict
+
+
+def membership_task(num_train=20000, num_val=2000, seed=0):
+    """`membership_recall` split into training and validation data."""
+    x_train, y_train = membership_recall(num_train, seed=seed)
+    x_val, y_val = membership_recall(num_val, seed=seed + 1)
+    return SyntheticTask(
+        description="did the last token occur among the 32 before it? (chance: 50%)",
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        vocabulary_size=100,
+        num_classes=2,
+        model_overrides={"transformer": {"pooling": "last", "dropout": 0.0}},
+    )
+
+
+def recall_task(num_train=20000, num_val=2000, seed=0):
+    """`associative_recall` (8 pairs) split into training and validation data."""
+    x_train, y_train = associative_recall(num_train, seed=seed)
+    x_val, y_val = associative_recall(num_val, seed=seed + 1)
+    return SyntheticTask(
+        description="the value paired with the last key, among 8 pairs (chance: 3%)",
+        x_train=x_train,
+        y_train=y_train,
+        x_val=x_val,
+        y_val=y_val,
+        vocabulary_size=vocabulary_size_for(),
+        num_classes=32,
+        model_overrides={"transformer": {"pooling": "last", "dropout": 0.0}},
+    )
+
+
+TASKS = {"membership": membership_task, "recall": recall_task}

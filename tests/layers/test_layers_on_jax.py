@@ -1,11 +1,6 @@
 """Runs every layer under the JAX backend, in a subprocess."""
 
-import importlib.util
-import os
-import subprocess
-import sys
-
-import pytest
+from tests.helpers import run_under_jax
 
 SCRIPT = r"""
 import os
@@ -83,28 +78,5 @@ print("ALL OK")
 """
 
 
-@pytest.mark.skipif(
-    importlib.util.find_spec("jax") is None, reason="jax is not installed"
-)
 def test_layers_train_on_jax():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {
-        **os.environ,
-        "KERAS_BACKEND": "jax",
-        "JAX_PLATFORMS": "cpu",
-        "PYTHONPATH": os.pathsep.join(
-            p for p in (root, os.environ.get("PYTHONPATH")) if p
-        ),
-    }
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        env=env,
-        cwd=root,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, (
-        f"JAX subprocess failed:\nstdout:\n{result.stdout}\nstderr:\n{result.stderr}"
-    )
-    assert "ALL OK" in result.stdout
+    assert "ALL OK" in run_under_jax(SCRIPT)
