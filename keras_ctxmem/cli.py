@@ -93,7 +93,9 @@ def command_train(args):
         "train_seconds": round(seconds, 1),
         "val_loss": round(float(loss), 4),
         "val_accuracy": round(float(accuracy), 4),
-        "history": {k: [round(float(v), 4) for v in vs] for k, vs in history.history.items()},
+        "history": {
+            k: [round(float(v), 4) for v in vs] for k, vs in history.history.items()
+        },
     }
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
@@ -122,7 +124,7 @@ def build_parser():
     )
     train.add_argument("--epochs", type=int, default=8)
     train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--learning-rate", type=float, default=3e-3)
     train.add_argument("--seed", type=int, default=0)
     train.add_argument("--no-xla", action="store_true", help="jit_compile=False")
     train.add_argument("--out", default="runs/default", help="output directory")

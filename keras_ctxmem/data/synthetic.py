@@ -58,9 +58,7 @@ def membership_recall(num_examples, context_length=32, vocabulary_size=100, seed
     return token_ids, labels
 
 
-def associative_recall(
-    num_examples, num_pairs=8, num_keys=32, num_values=32, seed=0
-):
+def associative_recall(num_examples, num_pairs=8, num_keys=32, num_values=32, seed=0):
     """Pairs `k1 v1 ... kN vN` then one key `kq`; the label is `vq`'s index.
 
     Returns `(token_ids, labels)`: int32 arrays of shapes
@@ -89,8 +87,8 @@ def multi_query_associative_recall(
     """Zoology's MQAR: pairs first, then every key asked once at a later position.
 
     Positions after the pairs hold a noise token (id `1 + num_keys + num_values`)
-    except where a key is asked. Returns `(token_ids, labels)`, both `(num_examples, sequence_length)`;
-    labels are -1 except at positions holding an asked key.
+    except where a key is asked. Returns `(token_ids, labels)`, both
+    `(num_examples, sequence_length)`; labels are -1 except where a key is asked.
     """
     if 2 * num_pairs + num_pairs > sequence_length:
         raise ValueError(

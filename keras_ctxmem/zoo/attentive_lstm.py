@@ -54,7 +54,11 @@ class AttentiveLSTMClassifier(ZooModel):
     ):
         # === Layers ===
         self.embedding = keras.layers.Embedding(
-            vocabulary_size, embedding_dim, mask_zero=True, dtype=dtype, name="embedding"
+            vocabulary_size,
+            embedding_dim,
+            mask_zero=True,
+            dtype=dtype,
+            name="embedding",
         )
         self.lstm_layers = lstm_stack(
             hidden_dim, num_layers, bidirectional, dropout, use_cudnn, dtype, "lstm"

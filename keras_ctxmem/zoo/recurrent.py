@@ -10,9 +10,7 @@ cuDNN needs right-padded masks, which is what the zoo's data uses.
 import keras
 
 
-def lstm_stack(
-    hidden_dim, num_layers, bidirectional, dropout, use_cudnn, dtype, name
-):
+def lstm_stack(hidden_dim, num_layers, bidirectional, dropout, use_cudnn, dtype, name):
     """`num_layers` (Bi)LSTM layers, each returning the whole sequence."""
     layers = []
     for i in range(num_layers):
@@ -38,5 +36,7 @@ def final_lstm(hidden_dim, bidirectional, dropout, use_cudnn, dtype, name):
         hidden_dim, dropout=dropout, use_cudnn=use_cudnn, dtype=dtype, name=name
     )
     if bidirectional:
-        lstm = keras.layers.Bidirectional(lstm, dtype=dtype, name=f"bidirectional_{name}")
+        lstm = keras.layers.Bidirectional(
+            lstm, dtype=dtype, name=f"bidirectional_{name}"
+        )
     return lstm

@@ -21,7 +21,6 @@ from keras_ctxmem.zoo.heads import LogitsHead
 from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.zoo_model import ZooModel
 
-
 POOLINGS = ("mean", "last")
 
 

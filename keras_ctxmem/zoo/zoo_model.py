@@ -126,8 +126,10 @@ class ZooModel(keras.Model):
         ```
         """
         os.makedirs(directory, exist_ok=True)
+        serialized = keras.saving.serialize_keras_object(self)
+        serialized.pop("compile_config", None)  # a preset is an architecture
         with open(os.path.join(directory, CONFIG_FILE), "w") as f:
-            json.dump(keras.saving.serialize_keras_object(self), f, indent=2)
+            json.dump(serialized, f, indent=2)
         metadata = {
             "keras_ctxmem_version": __version__,
             "keras_version": keras.__version__,
@@ -179,3 +181,9 @@ class ZooModel(keras.Model):
             jit_compile=jit_compile,
             **kwargs,
         )
+
+    def compile_from_config(self, config):
+        """Recompiles a model loaded from a `.keras` file as it was saved."""
+        self.compile(**keras.saving.deserialize_keras_object(config))
+        if self.built:
+            self.optimizer.build(self.trainable_variables)

@@ -64,8 +64,11 @@ def test_layers_xla_cannot_compile_give_a_clear_error(model_and_preset):
     # CPU machines we mark one by hand to check the guard that catches it.
     cls, preset = model_and_preset
     model = cls.from_preset(preset, vocabulary_size=50, use_cudnn="auto")
-    [lstm] = [layer for layer in model._flatten_layers() if layer.name == "lstm_0"
-              or layer.name == "forward_final_lstm"]
+    [lstm] = [
+        layer
+        for layer in model._flatten_layers()
+        if layer.name == "lstm_0" or layer.name == "forward_final_lstm"
+    ]
     lstm.supports_jit = False
     with pytest.raises(ValueError, match="use_cudnn=False"):
         model.compile()
@@ -87,7 +90,9 @@ def test_mixed_precision_fit(model_and_preset, policy):
 
 
 def test_attention_weights_sum_to_one_and_skip_padding():
-    model = AttentiveLSTMClassifier.from_preset("attentive_lstm_tiny", vocabulary_size=50)
+    model = AttentiveLSTMClassifier.from_preset(
+        "attentive_lstm_tiny", vocabulary_size=50
+    )
     weights = model.attention_weights(pad_right(TOKENS, 12))
     assert weights.shape == (2, 12)
     np.testing.assert_allclose(weights.sum(axis=1), 1.0, atol=1e-5)

@@ -82,7 +82,7 @@ def test_task_loads_a_backbone_preset_with_a_new_head(tmp_path):
     for cls in (TransformerClassifier, TransformerTokenClassifier):
         task = cls.from_preset(str(tmp_path), num_classes=4)
         assert task.num_classes == 4
-        for saved, loaded in zip(backbone.weights, task.backbone.weights):
+        for saved, loaded in zip(backbone.weights, task.backbone.weights, strict=False):
             np.testing.assert_array_equal(saved.numpy(), loaded.numpy())
 
 
@@ -95,3 +95,14 @@ def test_preset_directory_of_another_class_is_refused(tmp_path):
 def test_directory_without_config_is_refused(tmp_path):
     with pytest.raises(ValueError, match="no config.json"):
         LSTMClassifier.from_preset(str(tmp_path))
+
+
+def test_keras_file_keeps_the_compile_settings(tmp_path):
+    import keras
+
+    model = LSTMClassifier.from_preset("lstm_tiny", vocabulary_size=50)
+    model.compile(optimizer=keras.optimizers.SGD(0.5), jit_compile=False)
+    model.save(tmp_path / "m.keras")
+    restored = keras.saving.load_model(tmp_path / "m.keras")
+    assert isinstance(restored.optimizer, keras.optimizers.SGD)
+    assert restored.jit_compile is False
