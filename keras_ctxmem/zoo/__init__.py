@@ -2,6 +2,7 @@
 
 from keras_ctxmem.zoo.attentive_lstm import AttentiveLSTMClassifier
 from keras_ctxmem.zoo.lstm import LSTMClassifier
+from keras_ctxmem.zoo.multimodal import MultimodalFusionClassifier
 from keras_ctxmem.zoo.presets import list_presets
 from keras_ctxmem.zoo.transformer import (
     TokenAccuracy,

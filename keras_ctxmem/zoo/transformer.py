@@ -143,11 +143,13 @@ class TransformerTask(ZooModel):
 
     @classmethod
     def from_preset_config(cls, config):
+        """Splits a flat configuration; shared keys (`dropout`, `dtype`) go to both."""
         backbone_args = inspect.signature(TransformerBackbone.__init__).parameters
+        task_args = inspect.signature(cls.__init__).parameters
         backbone_config = {k: v for k, v in config.items() if k in backbone_args}
-        task_config = {k: v for k, v in config.items() if k not in backbone_args}
-        if "dtype" in config:
-            task_config["dtype"] = config["dtype"]
+        task_config = {
+            k: v for k, v in config.items() if k not in backbone_args or k in task_args
+        }
         return cls(backbone=TransformerBackbone(**backbone_config), **task_config)
 
     @classmethod
