@@ -79,7 +79,6 @@ def test_layers_xla_cannot_compile_give_a_clear_error(model_and_preset):
 
 @pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
 def test_mixed_precision_fit(model_and_preset, policy):
-
     keras.config.set_dtype_policy(policy)
     cls, preset = model_and_preset
     token_ids, labels = marker_task(64, vocabulary_size=50)
