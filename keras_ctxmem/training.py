@@ -26,6 +26,27 @@ def warmup_cosine_schedule(learning_rate, total_steps, warmup_fraction=0.1):
     )
 
 
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class WarmupInverseSqrtDecay(keras.optimizers.schedules.LearningRateSchedule):
+    """Linear warm-up to `learning_rate`, then decay as 1/sqrt(step).
+
+    The decay needs no total step count, so it suits `fit` calls of any length.
+    """
+
+    def __init__(self, learning_rate, warmup_steps=100):
+        self.learning_rate = learning_rate
+        self.warmup_steps = warmup_steps
+
+    def __call__(self, step):
+        step = keras.ops.cast(step, "float32") + 1.0
+        warmup = keras.ops.cast(self.warmup_steps, "float32")
+        scale = keras.ops.minimum(step / warmup, keras.ops.sqrt(warmup / step))
+        return self.learning_rate * scale
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "warmup_steps": self.warmup_steps}
+
+
 def default_optimizer(
     learning_rate=1e-3,
     total_steps=None,
@@ -34,12 +55,15 @@ def default_optimizer(
     clipnorm=1.0,
     **kwargs,
 ):
-    """AdamW with warm-up and cosine decay when `total_steps` is known.
+    """AdamW with warm-up, then decay.
 
-    Without `total_steps` the learning rate is constant. Extra keyword arguments
-    (e.g. `gradient_accumulation_steps`) go to `keras.optimizers.AdamW`.
+    With `total_steps` the decay is cosine to zero at the last step; without,
+    it is 1/sqrt(step) after 100 warm-up steps. Extra keyword arguments (e.g.
+    `gradient_accumulation_steps`) go to `keras.optimizers.AdamW`.
     """
-    if total_steps is not None:
+    if total_steps is None:
+        learning_rate = WarmupInverseSqrtDecay(learning_rate)
+    else:
         learning_rate = warmup_cosine_schedule(
             learning_rate, total_steps, warmup_fraction
         )
