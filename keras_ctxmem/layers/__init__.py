@@ -7,3 +7,4 @@ from keras_ctxmem.layers.fusion import FiLM as FiLM
 from keras_ctxmem.layers.fusion import GatedMultimodalUnit as GatedMultimodalUnit
 from keras_ctxmem.layers.memory import ContextMemory as ContextMemory
 from keras_ctxmem.layers.memory import ContextMemoryCell as ContextMemoryCell
+from keras_ctxmem.layers.pooling import MaskedMeanPooling as MaskedMeanPooling

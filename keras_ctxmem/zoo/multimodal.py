@@ -29,6 +29,7 @@ from keras_ctxmem.layers import (
     CrossModalAttention,
     FiLM,
     GatedMultimodalUnit,
+    MaskedMeanPooling,
 )
 from keras_ctxmem.zoo.heads import LogitsHead
 from keras_ctxmem.zoo.presets import register_preset
@@ -140,7 +141,7 @@ class MultimodalFusionClassifier(ZooModel):
         self.text_norm = keras.layers.LayerNormalization(
             epsilon=1e-5, dtype=dtype, name="text_norm"
         )
-        self.text_pooling = keras.layers.GlobalAveragePooling1D(
+        self.text_pooling = MaskedMeanPooling(
             dtype=dtype, name="text_pooling"
         )
         # Image encoder.
@@ -160,7 +161,7 @@ class MultimodalFusionClassifier(ZooModel):
         self.image_norm = keras.layers.LayerNormalization(
             epsilon=1e-5, dtype=dtype, name="image_norm"
         )
-        self.image_pooling = keras.layers.GlobalAveragePooling1D(
+        self.image_pooling = MaskedMeanPooling(
             dtype=dtype, name="image_pooling"
         )
         # Fusion and head.
@@ -180,7 +181,7 @@ class MultimodalFusionClassifier(ZooModel):
                 dtype=dtype,
                 name="fusion",
             )
-        self.fused_pooling = keras.layers.GlobalAveragePooling1D(
+        self.fused_pooling = MaskedMeanPooling(
             dtype=dtype, name="fused_pooling"
         )
         self.fusion_dense = keras.layers.Dense(

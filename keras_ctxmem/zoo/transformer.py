@@ -17,6 +17,7 @@ import inspect
 import keras
 import keras_hub
 
+from keras_ctxmem.layers import MaskedMeanPooling
 from keras_ctxmem.zoo.heads import LogitsHead
 from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.zoo_model import ZooModel
@@ -211,7 +212,7 @@ class TransformerClassifier(TransformerTask):
             )
         # === Layers ===
         self.backbone = backbone
-        self.mean_pooling = keras.layers.GlobalAveragePooling1D(
+        self.mean_pooling = MaskedMeanPooling(
             dtype=dtype, name="masked_mean_pooling"
         )
         self.head = LogitsHead(num_classes, dropout, dtype=dtype, name="head")

@@ -2,6 +2,8 @@
 
 Subclasses build a functional graph in `__init__` (keras-hub style) and set
 `preset_family`; they inherit:
+- `preprocessor=` (a `TextPreprocessor`): `fit`, `evaluate` and `predict` then
+  take raw strings; `label_names=` keeps the class names with the model;
 - `Model.presets` and `Model.from_preset(name_or_directory, **overrides)`;
 - `model.save_to_preset(directory)` (`config.json`, `metadata.json`,
   `model.weights.h5`: keras-hub's layout);
@@ -18,10 +20,12 @@ import keras
 from keras_ctxmem import __version__
 from keras_ctxmem.training import default_optimizer
 from keras_ctxmem.zoo.presets import get_preset, list_presets
+from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
 WEIGHTS_FILE = "model.weights.h5"
+PREPROCESSOR_ASSETS = os.path.join("assets", "preprocessor")
 
 
 class classproperty(property):
@@ -34,23 +38,37 @@ class ZooModel(keras.Model):
 
     preset_family = None
 
-    def __init__(self, *args, dtype=None, **kwargs):
+    def __init__(
+        self, *args, preprocessor=None, label_names=None, dtype=None, **kwargs
+    ):
         super().__init__(*args, **kwargs)
         if dtype is not None:
             self.dtype_policy = keras.dtype_policies.get(dtype)
+        self.preprocessor = preprocessor
+        self.label_names = list(label_names) if label_names is not None else None
 
     def get_config(self):
-        return {
+        config = {
             "name": self.name,
             "trainable": self.trainable,
             "dtype": keras.dtype_policies.serialize(self.dtype_policy),
+            "label_names": self.label_names,
         }
+        if self.preprocessor is not None:
+            config["preprocessor"] = keras.saving.serialize_keras_object(
+                self.preprocessor
+            )
+        return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
         if isinstance(config.get("dtype"), dict):
             config["dtype"] = keras.dtype_policies.deserialize(config["dtype"])
+        if isinstance(config.get("preprocessor"), dict):
+            config["preprocessor"] = keras.saving.deserialize_keras_object(
+                config["preprocessor"]
+            )
         return cls(**config)
 
     # === Presets ===
@@ -72,6 +90,9 @@ class ZooModel(keras.Model):
         model = TransformerClassifier.from_preset("transformer_tiny", num_classes=3)
         ```
         """
+        preprocessor = overrides.get("preprocessor")
+        if preprocessor is not None and "vocabulary_size" not in overrides:
+            overrides["vocabulary_size"] = preprocessor.vocabulary_size
         if os.path.isdir(preset):
             return cls._from_preset_directory(preset, load_weights, overrides)
         config = get_preset(preset, cls.preset_family)["config"]
@@ -98,6 +119,8 @@ class ZooModel(keras.Model):
             )
         serialized["config"].update(overrides)
         model = keras.saving.deserialize_keras_object(serialized)
+        if model.preprocessor is not None and "preprocessor" not in overrides:
+            model.preprocessor.load_assets(os.path.join(directory, PREPROCESSOR_ASSETS))
         if load_weights:
             model.load_weights(os.path.join(directory, WEIGHTS_FILE))
         return model
@@ -140,6 +163,81 @@ class ZooModel(keras.Model):
         with open(os.path.join(directory, METADATA_FILE), "w") as f:
             json.dump(metadata, f, indent=2)
         self.save_weights(os.path.join(directory, WEIGHTS_FILE))
+        if self.preprocessor is not None:
+            assets = os.path.join(directory, PREPROCESSOR_ASSETS)
+            os.makedirs(assets, exist_ok=True)
+            self.preprocessor.save_assets(assets)
+
+    # === Raw strings in ===
+
+    def preprocess_features(self, features):
+        """Runs the preprocessor on the text of `features` (a dict's `"text"`)."""
+        if self.preprocessor is None:
+            raise ValueError(
+                f"This {type(self).__name__} received strings but has no "
+                "preprocessor: build it with `preprocessor=TextPreprocessor(...)`, "
+                "or give it int token ids."
+            )
+        if isinstance(features, dict):
+            features = dict(features)
+            features["token_ids"] = self.preprocessor(features.pop("text"))
+            return features
+        return self.preprocessor(features)
+
+    def __call__(self, *args, **kwargs):
+        inputs = args[0] if args else kwargs.get("inputs")
+        if not isinstance(inputs, keras.KerasTensor) and contains_strings(inputs):
+            raise ValueError(
+                "Calling the model directly does not preprocess strings: use "
+                "`model.predict(texts)`, or `model(model.preprocessor(texts))`."
+            )
+        return super().__call__(*args, **kwargs)
+
+    def fit(
+        self, x=None, y=None, batch_size=None, validation_data=None, **kwargs
+    ):
+        if contains_strings(x):
+            x = preprocessed_dataset(
+                x,
+                y,
+                kwargs.pop("sample_weight", None),
+                batch_size,
+                kwargs.pop("shuffle", True),
+                self.preprocess_features,
+            )
+            y = batch_size = None
+            kwargs["shuffle"] = False  # The dataset shuffles itself.
+        if validation_data is not None:
+            is_tuple = isinstance(validation_data, tuple)
+            if contains_strings(validation_data[0] if is_tuple else validation_data):
+                validation_data = preprocessed_dataset(
+                    *(validation_data if is_tuple else (validation_data,)),
+                    batch_size=batch_size,
+                    preprocess=self.preprocess_features,
+                )
+        return super().fit(
+            x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
+        )
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        if contains_strings(x):
+            x = preprocessed_dataset(
+                x,
+                y,
+                kwargs.pop("sample_weight", None),
+                batch_size,
+                preprocess=self.preprocess_features,
+            )
+            y = batch_size = None
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+    def predict(self, x, batch_size=None, **kwargs):
+        if contains_strings(x):
+            x = preprocessed_dataset(
+                x, batch_size=batch_size, preprocess=self.preprocess_features
+            )
+            batch_size = None
+        return super().predict(x, batch_size=batch_size, **kwargs)
 
     # === Training ===
 

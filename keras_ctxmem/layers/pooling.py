@@ -1,0 +1,39 @@
+"""`MaskedMeanPooling`: the mean over unmasked time steps, zeros when none is left."""
+
+import keras
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class MaskedMeanPooling(keras.layers.Layer):
+    """Mean over the unmasked steps of `(batch, time, features)`.
+
+    Unlike `GlobalAveragePooling1D`, a fully masked row (an empty text) gives
+    zeros, not NaN.
+
+    Example:
+    ```python
+    import numpy as np
+    from keras_ctxmem.layers import MaskedMeanPooling
+    x = np.ones((2, 3, 4), "float32")
+    mask = np.array([[True, True, False], [False, False, False]])
+    MaskedMeanPooling()(x, mask=mask)  # [[1, 1, 1, 1], [0, 0, 0, 0]]
+    ```
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return keras.ops.mean(inputs, axis=1)
+        weights = keras.ops.cast(mask, inputs.dtype)[..., None]
+        total = keras.ops.sum(inputs * weights, axis=1)
+        count = keras.ops.maximum(keras.ops.sum(weights, axis=1), 1.0)
+        return total / count
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])

@@ -1,0 +1,3 @@
+"""Preprocessing in the TensorFlow graph: tokenizing text for the zoo's models."""
+
+from keras_ctxmem.preprocessing.text import TextPreprocessor

@@ -1,0 +1,105 @@
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+from keras_ctxmem.preprocessing import TextPreprocessor
+
+CORPUS = ["a charming film", "a dull film", "charming and warm", "Café crème brûlée"]
+
+
+@pytest.fixture
+def preprocessor():
+    return TextPreprocessor.from_corpus(CORPUS, vocabulary_size=80, sequence_length=8)
+
+
+def test_special_tokens_come_first_and_pad_is_zero(preprocessor):
+    assert preprocessor.vocabulary[:5] == ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    token_ids = keras.ops.convert_to_numpy(preprocessor(["a film", ""]))
+    assert token_ids.shape == (2, 8) and token_ids.dtype == np.int32
+    real = int((token_ids[0] > 0).sum())
+    assert real >= 2  # word pieces of "a film", then padding only
+    assert (token_ids[0, :real] > 0).all() and (token_ids[0, real:] == 0).all()
+    assert (token_ids[1] == 0).all()
+
+
+def test_long_text_is_truncated(preprocessor):
+    token_ids = preprocessor(["charming " * 50])
+    assert (
+        token_ids.shape == (1, 8) and (keras.ops.convert_to_numpy(token_ids) > 0).all()
+    )
+
+
+def test_lowercase_and_accents_normalise(preprocessor):
+    same = keras.ops.convert_to_numpy(preprocessor(["CAFE CREME", "café crème"]))
+    np.testing.assert_array_equal(same[0], same[1])
+    keep_case = TextPreprocessor.from_corpus(
+        CORPUS, vocabulary_size=80, sequence_length=8, lowercase=False
+    )
+    different = keras.ops.convert_to_numpy(keep_case(["Film", "film"]))
+    assert not np.array_equal(different[0], different[1])
+
+
+def test_batched_and_unbatched_in_tf_data(preprocessor):
+    batched = keras.ops.convert_to_numpy(preprocessor(["a film", "warm"]))
+    unbatched = list(
+        tf.data.Dataset.from_tensor_slices(["a film", "warm"])
+        .map(preprocessor)
+        .as_numpy_iterator()
+    )
+    np.testing.assert_array_equal(np.stack(unbatched), batched)
+    rebatched = next(
+        iter(
+            tf.data.Dataset.from_tensor_slices(["a film", "warm"])
+            .batch(2)
+            .map(preprocessor)
+        )
+    )
+    np.testing.assert_array_equal(rebatched.numpy(), batched)
+
+
+def test_corpus_from_file_and_dataset(tmp_path, preprocessor):
+    path = tmp_path / "corpus.txt"
+    path.write_text("\n".join(CORPUS), encoding="utf-8")
+    from_file = TextPreprocessor.from_corpus(
+        str(path), vocabulary_size=80, sequence_length=8
+    )
+    from_dataset = TextPreprocessor.from_corpus(
+        tf.data.Dataset.from_tensor_slices(CORPUS),
+        vocabulary_size=80,
+        sequence_length=8,
+    )
+    assert from_file.vocabulary == preprocessor.vocabulary
+    assert from_dataset.vocabulary == preprocessor.vocabulary
+
+
+def test_non_utf8_bytes_are_replaced_not_fatal(preprocessor):
+    token_ids = keras.ops.convert_to_numpy(
+        preprocessor(tf.constant([b"\xff\xfe a film"]))
+    )
+    assert token_ids[0, 0] == preprocessor.vocabulary.index("[UNK]")
+
+
+def test_bad_inputs_are_named(preprocessor):
+    with pytest.raises(TypeError, match="strings"):
+        preprocessor(np.array([1, 2]))
+    with pytest.raises(ValueError, match="1-D batch"):
+        preprocessor(tf.constant([["a", "b"]]))
+    with pytest.raises(ValueError, match="no vocabulary"):
+        TextPreprocessor()(["a film"])
+    with pytest.raises(ValueError, match=r"\[PAD\]"):
+        TextPreprocessor(vocabulary=["[UNK]", "a"])
+    with pytest.raises(ValueError, match="empty"):
+        TextPreprocessor.from_corpus([])
+
+
+def test_config_and_assets_round_trip(tmp_path, preprocessor):
+    preprocessor.save_assets(str(tmp_path))
+    restored = TextPreprocessor.from_config(preprocessor.get_config())
+    restored.load_assets(str(tmp_path))
+    assert restored.vocabulary == preprocessor.vocabulary
+    texts = ["a charming film", "brûlée"]
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(restored(texts)),
+        keras.ops.convert_to_numpy(preprocessor(texts)),
+    )
