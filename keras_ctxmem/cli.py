@@ -1,9 +1,10 @@
-"""The `ctxmem` command: list presets, train a zoo model on a built-in task.
+"""The `ctxmem` command: list presets, train, export.
 
 Example:
 ```
 ctxmem list
 ctxmem train transformer_tiny --task membership --out runs/membership
+ctxmem export runs/sst2/preset serving/sst2
 ```
 """
 
@@ -106,6 +107,22 @@ def command_train(args):
     print(f"Preset written to {os.path.join(args.out, 'preset')}")
 
 
+def command_export(args):
+    from keras_ctxmem.export import export_saved_model
+    from keras_ctxmem.zoo import load_preset
+
+    try:
+        model = load_preset(args.preset_dir)
+        path = export_saved_model(model, args.base_dir, version=args.version)
+    except (ValueError, FileExistsError) as error:
+        raise CommandError(str(error)) from None
+    print(f"SavedModel for TF Serving written to {path}")
+    print(
+        f"Serve it: docker run -p 8501:8501 -v {os.path.abspath(args.base_dir)}:"
+        "/models/model -e MODEL_NAME=model tensorflow/serving"
+    )
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="ctxmem", description="Context-memory model zoo for Keras 3."
@@ -129,6 +146,14 @@ def build_parser():
     train.add_argument("--no-xla", action="store_true", help="jit_compile=False")
     train.add_argument("--out", default="runs/default", help="output directory")
     train.set_defaults(run=command_train)
+
+    export = commands.add_parser(
+        "export", help="Export a preset directory as a SavedModel for TF Serving."
+    )
+    export.add_argument("preset_dir", help="a directory written by save_to_preset")
+    export.add_argument("base_dir", help="TF Serving's model base path")
+    export.add_argument("--version", type=int, default=None, help="default: next")
+    export.set_defaults(run=command_export)
     return parser
 
 

@@ -45,3 +45,30 @@ def cli_tasks():
     from keras_ctxmem.data import synthetic
 
     return synthetic.TASKS
+
+
+def test_export_writes_a_versioned_saved_model(tmp_path, capsys):
+    from keras_ctxmem.preprocessing import TextPreprocessor
+
+    texts = ["a charming film", "a dull film"]
+    preprocessor = TextPreprocessor.from_corpus(
+        texts, vocabulary_size=40, sequence_length=6
+    )
+    TransformerClassifier.from_preset(
+        "transformer_tiny", preprocessor=preprocessor
+    ).save_to_preset(str(tmp_path / "preset"))
+    base = str(tmp_path / "serving")
+    assert cli.main(["export", str(tmp_path / "preset"), base]) == 0
+    assert "written to" in capsys.readouterr().out
+    assert os.path.exists(os.path.join(base, "1", "saved_model.pb"))
+    assert cli.main(["export", str(tmp_path / "preset"), base, "--version", "1"]) == 2
+    assert "exists already" in capsys.readouterr().err
+
+
+def test_export_without_preprocessor_is_one_clear_line(tmp_path, capsys):
+    TransformerClassifier.from_preset("transformer_tiny").save_to_preset(
+        str(tmp_path / "preset")
+    )
+    assert cli.main(["export", str(tmp_path / "preset"), str(tmp_path / "s")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "preprocessor" in err

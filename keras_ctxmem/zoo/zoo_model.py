@@ -28,6 +28,31 @@ WEIGHTS_FILE = "model.weights.h5"
 PREPROCESSOR_ASSETS = os.path.join("assets", "preprocessor")
 
 
+def load_preset(directory, load_weights=True, **overrides):
+    """Loads a `save_to_preset` directory as the class it was saved from.
+
+    Example:
+    ```python
+    from keras_ctxmem.zoo import load_preset
+    model = load_preset("runs/quickstart/preset")
+    ```
+    """
+    config_path = os.path.join(directory, CONFIG_FILE)
+    if not os.path.exists(config_path):
+        raise ValueError(
+            f"'{directory}' is not a preset directory: it has no {CONFIG_FILE}."
+        )
+    with open(config_path) as f:
+        registered_name = json.load(f).get("registered_name")
+    cls = keras.saving.get_registered_object(registered_name)
+    if cls is None or not issubclass(cls, ZooModel):
+        raise ValueError(
+            f"The preset in '{directory}' holds '{registered_name}', which is not "
+            "a keras_ctxmem model."
+        )
+    return cls.from_preset(directory, load_weights=load_weights, **overrides)
+
+
 class classproperty(property):
     def __get__(self, _, owner_cls):
         return self.fget(owner_cls)
@@ -193,9 +218,7 @@ class ZooModel(keras.Model):
             )
         return super().__call__(*args, **kwargs)
 
-    def fit(
-        self, x=None, y=None, batch_size=None, validation_data=None, **kwargs
-    ):
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
         if contains_strings(x):
             x = preprocessed_dataset(
                 x,
