@@ -5,6 +5,7 @@ Example:
 ctxmem list
 ctxmem train transformer_tiny --task membership --out runs/membership
 ctxmem export runs/sst2/preset serving/sst2
+ctxmem bench --preset transformer_small --sequence-length 128 --batch-size 32
 ```
 """
 
@@ -39,7 +40,7 @@ def command_train(args):
 
     from keras_ctxmem import zoo
     from keras_ctxmem.data.synthetic import TASKS
-    from keras_ctxmem.training import default_callbacks, default_optimizer
+    from keras_ctxmem.training import default_optimizer, get_strategy, train
     from keras_ctxmem.zoo.presets import get_preset
 
     if args.task not in TASKS:
@@ -50,6 +51,10 @@ def command_train(args):
         family = get_preset(args.preset)["family"]
     except ValueError as error:
         raise CommandError(str(error)) from None
+    try:
+        strategy = get_strategy(args.strategy)
+    except (ValueError, NotImplementedError) as error:
+        raise CommandError(str(error)) from None
     if family not in FAMILY_CLASSES:
         raise CommandError(
             f"`ctxmem train` does not train the '{family}' family on token tasks yet"
@@ -58,29 +63,26 @@ def command_train(args):
     task = TASKS[args.task](seed=args.seed)
     model_cls = getattr(zoo, FAMILY_CLASSES[family])
     overrides = task.model_overrides.get(family, {})
-    model = model_cls.from_preset(
-        args.preset,
-        vocabulary_size=task.vocabulary_size,
-        num_classes=task.num_classes,
-        **overrides,
-    )
     steps = args.epochs * -(-len(task.x_train) // args.batch_size)
-    model.compile(
-        optimizer=default_optimizer(args.learning_rate, total_steps=steps),
-        jit_compile=not args.no_xla,
-    )
-    print(
-        f"Training {args.preset} ({model.count_params():,} parameters) on "
-        f"'{args.task}': {task.description}"
-    )
+    print(f"Training {args.preset} on '{args.task}': {task.description}")
     started = time.time()
-    history = model.fit(
+    model, history = train(
+        lambda: model_cls.from_preset(
+            args.preset,
+            vocabulary_size=task.vocabulary_size,
+            num_classes=task.num_classes,
+            **overrides,
+        ),
         task.x_train,
         task.y_train,
-        validation_data=(task.x_val, task.y_val),
-        batch_size=args.batch_size,
         epochs=args.epochs,
-        callbacks=default_callbacks(log_dir=os.path.join(args.out, "logs")),
+        batch_size=args.batch_size,
+        strategy=strategy,
+        backup_dir=os.path.join(args.out, "backup"),
+        log_dir=os.path.join(args.out, "logs"),
+        optimizer=default_optimizer(args.learning_rate, total_steps=steps),
+        jit_compile=not args.no_xla,
+        validation_data=(task.x_val, task.y_val),
         verbose=2,
     )
     seconds = time.time() - started
@@ -102,7 +104,8 @@ def command_train(args):
         json.dump(results, f, indent=2)
     print(
         f"Evaluation on {len(task.x_val)} held-out examples: accuracy "
-        f"{accuracy:.4f}, loss {loss:.4f} ({seconds:.0f} s training)."
+        f"{accuracy:.4f}, loss {loss:.4f} ({model.count_params():,} parameters, "
+        f"{seconds:.0f} s training)."
     )
     print(f"Preset written to {os.path.join(args.out, 'preset')}")
 
@@ -123,6 +126,64 @@ def command_export(args):
     )
 
 
+def _bench_harness():
+    """`benchmarks/harness.py` of the source checkout this package runs from."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    if not os.path.isfile(os.path.join(root, "benchmarks", "harness.py")):
+        raise CommandError(
+            "`ctxmem bench` needs the repository's benchmarks/ folder: run it "
+            "from a source checkout (pip install -e .)"
+        )
+    if root not in sys.path:
+        sys.path.insert(0, root)
+    from benchmarks import harness
+
+    return harness
+
+
+def command_bench(args):
+    harness = _bench_harness()  # PyTorch is imported only if installed.
+    from keras_ctxmem.zoo.presets import get_preset
+
+    try:
+        family = get_preset(args.preset)["family"]
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    if family not in harness.FAMILY_CLASSES:
+        raise CommandError(f"`ctxmem bench` does not benchmark the '{family}' family")
+    with_torch = harness.torch_available()
+    print(
+        f"Benchmarking {args.preset}: batch {args.batch_size} x "
+        f"{args.sequence_length} tokens, {args.precision}, XLA "
+        f"{'off' if args.no_xla else 'on'}, {args.repeats} x {args.steps} steps"
+        + (" (interleaved with the PyTorch eager reference)" if with_torch else "")
+    )
+    result = harness.measure_training(
+        args.preset,
+        sequence_length=args.sequence_length,
+        batch_size=args.batch_size,
+        precision=args.precision,
+        jit=not args.no_xla,
+        steps=args.steps,
+        repeats=args.repeats,
+        with_torch=with_torch,
+    )
+    print(
+        f"Keras step time (median): {1000 * result['keras_step_s']:.2f} ms, "
+        f"{result['keras_tokens_per_s']:,.0f} tokens/s "
+        f"(first fit with compilation: {result['keras_first_fit_s']:.1f} s)"
+    )
+    print(f"Peak memory (ru_maxrss of this process): {result['keras_peak_rss_mb']} MiB")
+    if with_torch:
+        print(
+            f"PyTorch eager step time (median): {1000 * result['torch_step_s']:.2f} "
+            f"ms, {result['torch_tokens_per_s']:,.0f} tokens/s"
+        )
+        print(f"Keras/PyTorch throughput: {result['keras_vs_torch']:.2f}x")
+    else:
+        print("PyTorch is not installed: no reference (pip install '.[bench]')")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(
         prog="ctxmem", description="Context-memory model zoo for Keras 3."
@@ -132,20 +193,25 @@ def build_parser():
     listing = commands.add_parser("list", help="List the named presets.")
     listing.set_defaults(run=command_list)
 
-    train = commands.add_parser(
+    train_parser = commands.add_parser(
         "train", help="Train a preset on a built-in task and save it as a preset."
     )
-    train.add_argument("preset", help="a preset name, e.g. transformer_tiny")
-    train.add_argument(
+    train_parser.add_argument("preset", help="a preset name, e.g. transformer_tiny")
+    train_parser.add_argument(
         "--task", default="membership", help="built-in task: membership, recall"
     )
-    train.add_argument("--epochs", type=int, default=8)
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=3e-3)
-    train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--no-xla", action="store_true", help="jit_compile=False")
-    train.add_argument("--out", default="runs/default", help="output directory")
-    train.set_defaults(run=command_train)
+    train_parser.add_argument("--epochs", type=int, default=8)
+    train_parser.add_argument("--batch-size", type=int, default=32)
+    train_parser.add_argument("--learning-rate", type=float, default=3e-3)
+    train_parser.add_argument("--seed", type=int, default=0)
+    train_parser.add_argument("--no-xla", action="store_true", help="jit_compile=False")
+    train_parser.add_argument(
+        "--strategy",
+        default="default",
+        help="default, mirrored (GPUs of this host) or multi_worker (TF_CONFIG)",
+    )
+    train_parser.add_argument("--out", default="runs/default", help="output directory")
+    train_parser.set_defaults(run=command_train)
 
     export = commands.add_parser(
         "export", help="Export a preset directory as a SavedModel for TF Serving."
@@ -154,6 +220,23 @@ def build_parser():
     export.add_argument("base_dir", help="TF Serving's model base path")
     export.add_argument("--version", type=int, default=None, help="default: next")
     export.set_defaults(run=command_export)
+
+    bench = commands.add_parser(
+        "bench",
+        help="Time training steps of a preset (and a PyTorch reference, if installed).",
+    )
+    bench.add_argument("--preset", default="transformer_small", help="a preset name")
+    bench.add_argument("--sequence-length", type=int, default=128)
+    bench.add_argument("--batch-size", type=int, default=32)
+    bench.add_argument(
+        "--precision",
+        default="float32",
+        choices=("float32", "mixed_bfloat16", "mixed_float16"),
+    )
+    bench.add_argument("--no-xla", action="store_true", help="jit_compile=False")
+    bench.add_argument("--steps", type=int, default=10, help="timed steps per block")
+    bench.add_argument("--repeats", type=int, default=3, help="blocks per framework")
+    bench.set_defaults(run=command_bench)
     return parser
 
 

@@ -1,14 +1,28 @@
-"""Training defaults: AdamW with warm-up and decay, precision policies, callbacks.
+"""Training: AdamW with warm-up and decay, precision, callbacks, distribution.
+
+`train(build_model, x, ...)` builds the model inside a `tf.distribute` strategy
+(`"default"`, or `"mirrored"` for the GPUs of one host) and fits it with
+`BackupAndRestore`, so a run that is killed resumes from its last finished epoch.
+`"multi_worker"` (several hosts, `TF_CONFIG`) is refused with the reason: Keras 3's
+`fit` does not yet work under `MultiWorkerMirroredStrategy` (keras#20585).
 
 Example:
 ```python
-import keras
-from keras_ctxmem.training import default_optimizer
-optimizer = default_optimizer(learning_rate=1e-3, total_steps=500)
+import numpy as np
+from keras_ctxmem.training import train
+from keras_ctxmem.zoo import LSTMClassifier
+x, y = np.random.randint(1, 50, (64, 10)), np.random.randint(0, 2, 64)
+model, history = train(
+    lambda: LSTMClassifier.from_preset("lstm_tiny", vocabulary_size=50),
+    x, y, epochs=2, backup_dir="/tmp/backup",
+)
 ```
 """
 
+import warnings
+
 import keras
+import tensorflow as tf
 
 PRECISION_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16")
 
@@ -85,15 +99,117 @@ def set_precision(policy):
     keras.config.set_dtype_policy(policy)
 
 
-def default_callbacks(log_dir=None, checkpoint_path=None):
-    """Progress-friendly callbacks: TensorBoard logs and best-weights checkpoints."""
-    callbacks = [keras.callbacks.TerminateOnNaN()]
+STRATEGIES = ("default", "mirrored", "multi_worker")
+
+
+class NaNLossError(FloatingPointError):
+    """Training stopped because the loss stopped being a finite number."""
+
+
+class StopOnNaN(keras.callbacks.Callback):
+    """Stops training at the first non-finite loss with an error that says why."""
+
+    def __init__(self):
+        super().__init__()
+        self._epoch = 0
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch = epoch
+
+    def on_train_batch_end(self, batch, logs=None):
+        loss = (logs or {}).get("loss")
+        if loss is not None and not tf.math.is_finite(float(loss)):
+            self.model.stop_training = True
+            raise NaNLossError(
+                f"The loss became {float(loss)} at epoch {self._epoch + 1}, batch "
+                f"{batch + 1}. Lower the learning rate, check the inputs for NaN "
+                "or out-of-range token ids, or train in float32."
+            )
+
+
+def default_callbacks(log_dir=None, backup_dir=None):
+    """NaN guard, TensorBoard logs, and per-epoch backups to resume a killed run."""
+    callbacks = [StopOnNaN()]
     if log_dir is not None:
         callbacks.append(keras.callbacks.TensorBoard(log_dir=log_dir))
-    if checkpoint_path is not None:
-        callbacks.append(
-            keras.callbacks.ModelCheckpoint(
-                checkpoint_path, save_weights_only=True, save_best_only=False
-            )
-        )
+    if backup_dir is not None:
+        callbacks.append(keras.callbacks.BackupAndRestore(backup_dir))
     return callbacks
+
+
+def get_strategy(name="default"):
+    """A `tf.distribute` strategy by name: default, mirrored or multi_worker."""
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        return tf.distribute.MirroredStrategy()
+    if name == "multi_worker":
+        raise NotImplementedError(
+            "MultiWorkerMirroredStrategy does not train with Keras 3's `fit` on "
+            "TensorFlow 2.21: Keras averages a distributed batch the collective "
+            "strategy cannot reduce (keras-team/keras#20585), then fails reducing "
+            "metrics (tensorflow/tensorflow#72388). Train on one host with "
+            "'mirrored', or across hosts on the JAX backend with keras.distribution."
+        )
+    raise ValueError(
+        f"Unknown strategy '{name}'. Choose one of: {', '.join(STRATEGIES)}."
+    )
+
+
+def train(
+    build_model,
+    x,
+    y=None,
+    epochs=1,
+    batch_size=32,
+    strategy="default",
+    backup_dir=None,
+    log_dir=None,
+    optimizer="auto",
+    jit_compile=True,
+    callbacks=(),
+    **fit_kwargs,
+):
+    """Builds and compiles a model inside a strategy, then fits it.
+
+    Args:
+        build_model: a function returning an uncompiled zoo model.
+        x, y: training data, as for `model.fit` (arrays or a `tf.data.Dataset`).
+        batch_size: the global batch size, split across replicas.
+        strategy: a name from `STRATEGIES` or a `tf.distribute.Strategy`. With
+            more than one replica XLA is turned off (it cannot compile a step
+            that spans devices), with a warning.
+        backup_dir: where `BackupAndRestore` keeps the state of the run; a run
+            restarted with the same directory resumes from its last epoch.
+        optimizer: `"auto"` is AdamW with warm-up and cosine decay over the run.
+
+    Returns:
+        `(model, history)`.
+    """
+    if isinstance(strategy, str):
+        strategy = get_strategy(strategy)
+    if jit_compile and strategy.num_replicas_in_sync > 1:
+        # XLA cannot compile a step whose variables live on several devices
+        # (tensorflow.org/xla/known_issues): Keras would fail at the first step.
+        warnings.warn(
+            f"Training on {strategy.num_replicas_in_sync} replicas without XLA: "
+            "a jit-compiled step cannot span the replicas' devices.",
+            stacklevel=2,
+        )
+        jit_compile = False
+    with strategy.scope():
+        model = build_model()
+        if optimizer == "auto" and not isinstance(x, tf.data.Dataset):
+            optimizer = default_optimizer(total_steps=epochs * -(-len(x) // batch_size))
+        model.compile(optimizer=optimizer, jit_compile=jit_compile)
+    if isinstance(x, tf.data.Dataset):
+        batch_size = None
+    history = model.fit(
+        x,
+        y,
+        batch_size=batch_size,
+        epochs=epochs,
+        callbacks=[*default_callbacks(log_dir, backup_dir), *callbacks],
+        **fit_kwargs,
+    )
+    return model, history

@@ -72,3 +72,9 @@ def test_export_without_preprocessor_is_one_clear_line(tmp_path, capsys):
     assert cli.main(["export", str(tmp_path / "preset"), str(tmp_path / "s")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "preprocessor" in err
+
+
+def test_unavailable_strategy_is_one_clear_line(capsys):
+    assert cli.main(["train", "lstm_tiny", "--strategy", "multi_worker"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "keras-team/keras#20585" in err

@@ -12,6 +12,13 @@ are value indices in `[0, num_values)`.
 - `multi_query_associative_recall` (MQAR, Zoology; Arora et al. 2023): the pairs,
   then keys asked again at random later positions; the label at each asked
   position is the key's value, -1 elsewhere. A token classification task.
+- `copy_task` and `selective_copy` (Mamba; Gu & Dao 2023, Figure 2): symbols
+  in a context of blanks, then one marker per symbol; at the markers the
+  labels are the symbols in order, -1 elsewhere. The copy task spaces them
+  evenly, selective copying at random positions. Token classification tasks.
+- `adding_problem` (LSTM; Hochreiter & Schmidhuber 1997, experiment 4): a
+  sequence of (value, marker) pairs; the target is a regression on the two
+  marked values, judged by `adding_problem_accuracy`.
 
 Example:
 ```python
@@ -160,6 +167,95 @@ def recall_task(num_train=20000, num_val=2000, seed=0):
         num_classes=32,
         model_overrides={"transformer": {"pooling": "last", "dropout": 0.0}},
     )
+
+
+def _copy_sequences(rng, positions, context_length, num_symbols):
+    """Symbols at `positions` of a blank context, then one marker per symbol."""
+    num_examples, num_tokens = positions.shape
+    blank_id, marker_id = num_symbols + 1, num_symbols + 2
+    symbols = rng.integers(0, num_symbols, size=(num_examples, num_tokens))
+    token_ids = np.full((num_examples, context_length + num_tokens), blank_id, "int32")
+    np.put_along_axis(token_ids, positions, 1 + symbols, axis=1)
+    token_ids[:, context_length:] = marker_id
+    labels = np.full(token_ids.shape, -1, "int32")
+    labels[:, context_length:] = symbols
+    return token_ids, labels
+
+
+def copy_task(num_examples, num_tokens=8, delay=16, num_symbols=8, seed=0):
+    """`num_tokens` symbols, `delay` blanks, then `num_tokens` markers.
+
+    Token ids: 0 padding (unused), symbols `[1, num_symbols]`, blank
+    `num_symbols + 1`, marker `num_symbols + 2`; the vocabulary size is
+    `num_symbols + 3`. Returns `(token_ids, labels)`, both int32 of shape
+    `(num_examples, 2 * num_tokens + delay)`; at the markers the labels are the
+    symbols in order (`token id - 1`), -1 elsewhere. A longer `delay` asks for
+    a longer memory; more `num_tokens` for a larger one.
+    """
+    rng = np.random.default_rng(seed)
+    positions = np.broadcast_to(np.arange(num_tokens), (num_examples, num_tokens))
+    return _copy_sequences(rng, positions, num_tokens + delay, num_symbols)
+
+
+def selective_copy(
+    num_examples, sequence_length=32, num_tokens=8, num_symbols=8, seed=0
+):
+    """`num_tokens` symbols at random positions among `sequence_length` (the
+    others blank), then `num_tokens` markers: copy the symbols, skip the blanks.
+
+    Same token ids and labels as `copy_task`; shapes
+    `(num_examples, sequence_length + num_tokens)`.
+    """
+    if num_tokens > sequence_length:
+        raise ValueError(
+            f"`num_tokens` ({num_tokens}) cannot exceed `sequence_length` "
+            f"({sequence_length}): each symbol takes a position."
+        )
+    rng = np.random.default_rng(seed)
+    order = np.argsort(rng.random((num_examples, sequence_length)), axis=1)
+    positions = np.sort(order[:, :num_tokens], axis=1)
+    return _copy_sequences(rng, positions, sequence_length, num_symbols)
+
+
+def adding_problem(num_examples, sequence_length=100, seed=0):
+    """The adding problem as defined by Hochreiter & Schmidhuber (1997).
+
+    Each step is a pair: a value drawn from [-1, 1] and a marker. One of the
+    first ten pairs is marked 1 (its value X1), then one of the first
+    `sequence_length // 2 - 1` still unmarked pairs (X2); the other markers are
+    0 except the first and last pair's, -1. A value marked at the first pair is
+    set to 0. The target is `0.5 + (X1 + X2) / 4`, in [0, 1]. Unlike the paper,
+    every sequence has the same length (the paper draws T to T + T/10).
+
+    Returns `(inputs, targets)`: float32 of shapes
+    `(num_examples, sequence_length, 2)` and `(num_examples,)`.
+    """
+    if sequence_length < 10:
+        raise ValueError(
+            f"`sequence_length` ({sequence_length}) must be at least 10: the "
+            "first marked pair is one of the first ten."
+        )
+    rng = np.random.default_rng(seed)
+    values = rng.uniform(-1.0, 1.0, size=(num_examples, sequence_length))
+    markers = np.zeros((num_examples, sequence_length))
+    markers[:, 0] = markers[:, -1] = -1.0
+    rows = np.arange(num_examples)
+    first = rng.integers(0, 10, size=num_examples)
+    rank = rng.integers(0, sequence_length // 2 - 1, size=num_examples)
+    second = rank + (rank >= first)  # the rank-th pair that is not `first`
+    markers[rows, first] = markers[rows, second] = 1.0
+    values[:, 0] = np.where(markers[:, 0] == 1.0, 0.0, values[:, 0])
+    targets = 0.5 + (values[rows, first] + values[rows, second]) / 4.0
+    inputs = np.stack([values, markers], axis=-1)
+    return inputs.astype("float32"), targets.astype("float32")
+
+
+def adding_problem_accuracy(y_true, y_pred):
+    """The fraction of sequences processed correctly: absolute error below 0.04
+    (Hochreiter & Schmidhuber 1997)."""
+    y_true = np.asarray(y_true, "float64").reshape(-1)
+    y_pred = np.asarray(y_pred, "float64").reshape(-1)
+    return float(np.mean(np.abs(y_true - y_pred) < 0.04))
 
 
 TASKS = {"membership": membership_task, "recall": recall_task}

@@ -165,9 +165,7 @@ class TextPreprocessor(keras.layers.Layer):
         return self.tokenizer(inputs)
 
     def compute_output_spec(self, inputs):
-        return keras.KerasTensor(
-            (*inputs.shape, self.sequence_length), dtype="int32"
-        )
+        return keras.KerasTensor((*inputs.shape, self.sequence_length), dtype="int32")
 
     def save_assets(self, dir_path):
         self.tokenizer.save_assets(dir_path)

@@ -2,6 +2,7 @@
 
 from keras_ctxmem.zoo.attentive_lstm import AttentiveLSTMClassifier
 from keras_ctxmem.zoo.lstm import LSTMClassifier
+from keras_ctxmem.zoo.memory_network import MemoryNetwork
 from keras_ctxmem.zoo.multimodal import MultimodalFusionClassifier
 from keras_ctxmem.zoo.presets import list_presets
 from keras_ctxmem.zoo.transformer import (
@@ -10,3 +11,4 @@ from keras_ctxmem.zoo.transformer import (
     TransformerClassifier,
     TransformerTokenClassifier,
 )
+from keras_ctxmem.zoo.zoo_model import load_preset

@@ -141,9 +141,7 @@ class MultimodalFusionClassifier(ZooModel):
         self.text_norm = keras.layers.LayerNormalization(
             epsilon=1e-5, dtype=dtype, name="text_norm"
         )
-        self.text_pooling = MaskedMeanPooling(
-            dtype=dtype, name="text_pooling"
-        )
+        self.text_pooling = MaskedMeanPooling(dtype=dtype, name="text_pooling")
         # Image encoder.
         self.patch_embedding = keras.layers.Conv2D(
             hidden_dim,
@@ -161,9 +159,7 @@ class MultimodalFusionClassifier(ZooModel):
         self.image_norm = keras.layers.LayerNormalization(
             epsilon=1e-5, dtype=dtype, name="image_norm"
         )
-        self.image_pooling = MaskedMeanPooling(
-            dtype=dtype, name="image_pooling"
-        )
+        self.image_pooling = MaskedMeanPooling(dtype=dtype, name="image_pooling")
         # Fusion and head.
         if fusion == "concat":
             self.fusion_layer = ConcatFusion(dtype=dtype, name="fusion")
@@ -181,9 +177,7 @@ class MultimodalFusionClassifier(ZooModel):
                 dtype=dtype,
                 name="fusion",
             )
-        self.fused_pooling = MaskedMeanPooling(
-            dtype=dtype, name="fused_pooling"
-        )
+        self.fused_pooling = MaskedMeanPooling(dtype=dtype, name="fused_pooling")
         self.fusion_dense = keras.layers.Dense(
             hidden_dim, activation="gelu", dtype=dtype, name="fusion_dense"
         )

@@ -49,9 +49,7 @@ def preprocessed_dataset(
         features, labels, weights = keras.utils.unpack_x_y_sample_weight(
             element if len(element) > 1 else element[0]
         )
-        return keras.utils.pack_x_y_sample_weight(
-            preprocess(features), labels, weights
-        )
+        return keras.utils.pack_x_y_sample_weight(preprocess(features), labels, weights)
 
     return dataset.map(apply, num_parallel_calls=tf.data.AUTOTUNE).prefetch(
         tf.data.AUTOTUNE

@@ -212,9 +212,7 @@ class TransformerClassifier(TransformerTask):
             )
         # === Layers ===
         self.backbone = backbone
-        self.mean_pooling = MaskedMeanPooling(
-            dtype=dtype, name="masked_mean_pooling"
-        )
+        self.mean_pooling = MaskedMeanPooling(dtype=dtype, name="masked_mean_pooling")
         self.head = LogitsHead(num_classes, dropout, dtype=dtype, name="head")
 
         # === Functional Model ===
