@@ -16,7 +16,7 @@ from keras_ctxmem.layers import AttentionPooling
 from keras_ctxmem.zoo.heads import LogitsHead
 from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.recurrent import lstm_stack
-from keras_ctxmem.zoo.zoo_model import ZooModel
+from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
@@ -52,6 +52,14 @@ class AttentiveLSTMClassifier(ZooModel):
         dtype=None,
         **kwargs,
     ):
+        check_sizes(
+            vocabulary_size=vocabulary_size,
+            embedding_dim=embedding_dim,
+            hidden_dim=hidden_dim,
+            attention_dim=attention_dim,
+            num_layers=num_layers,
+        )
+        check_rate("dropout", dropout)
         # === Layers ===
         self.embedding = keras.layers.Embedding(
             vocabulary_size,

@@ -14,7 +14,7 @@ import keras
 from keras_ctxmem.zoo.heads import LogitsHead
 from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.recurrent import final_lstm, lstm_stack
-from keras_ctxmem.zoo.zoo_model import ZooModel
+from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
@@ -51,6 +51,13 @@ class LSTMClassifier(ZooModel):
         dtype=None,
         **kwargs,
     ):
+        check_sizes(
+            vocabulary_size=vocabulary_size,
+            embedding_dim=embedding_dim,
+            hidden_dim=hidden_dim,
+            num_layers=num_layers,
+        )
+        check_rate("dropout", dropout)
         # === Layers ===
         self.embedding = keras.layers.Embedding(
             vocabulary_size,

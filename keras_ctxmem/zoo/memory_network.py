@@ -28,7 +28,7 @@ from keras_hub.layers import ReversibleEmbedding
 
 from keras_ctxmem.training import default_optimizer
 from keras_ctxmem.zoo.presets import register_preset
-from keras_ctxmem.zoo.zoo_model import ZooModel
+from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 WEIGHT_TYING = ("adjacent", "layerwise")
 
@@ -205,14 +205,17 @@ class MemoryNetwork(ZooModel):
         dtype=None,
         **kwargs,
     ):
+        check_sizes(
+            vocabulary_size=vocabulary_size,
+            embedding_dim=embedding_dim,
+            num_hops=num_hops,
+            max_memories=max_memories,
+        )
+        check_rate("dropout", dropout)
         if weight_tying not in WEIGHT_TYING:
             raise ValueError(
                 f"`weight_tying` must be one of {WEIGHT_TYING}. "
                 f"Received: {weight_tying!r}"
-            )
-        if not isinstance(num_hops, int) or num_hops < 1:
-            raise ValueError(
-                f"`num_hops` must be an integer of at least 1. Received: {num_hops}"
             )
         initializer = keras.initializers.RandomNormal(stddev=0.1)
 

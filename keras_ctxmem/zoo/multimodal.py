@@ -34,7 +34,7 @@ from keras_ctxmem.layers import (
 from keras_ctxmem.zoo.heads import LogitsHead
 from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.transformer import padding_mask_from
-from keras_ctxmem.zoo.zoo_model import ZooModel
+from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 FUSIONS = ("concat", "gated", "film", "cross_attention")
 
@@ -93,6 +93,15 @@ class MultimodalFusionClassifier(ZooModel):
         dtype=None,
         **kwargs,
     ):
+        check_sizes(
+            vocabulary_size=vocabulary_size,
+            embedding_dim=embedding_dim,
+            hidden_dim=hidden_dim,
+            patch_size=patch_size,
+            num_heads=num_heads,
+            num_layers=num_layers,
+        )
+        check_rate("dropout", dropout)
         if fusion not in FUSIONS:
             raise ValueError(f"`fusion` must be one of {FUSIONS}. Received: {fusion!r}")
         image_shape = tuple(image_shape)

@@ -20,7 +20,7 @@ import keras_hub
 from keras_ctxmem.layers import MaskedMeanPooling
 from keras_ctxmem.zoo.heads import LogitsHead
 from keras_ctxmem.zoo.presets import register_preset
-from keras_ctxmem.zoo.zoo_model import ZooModel
+from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 POOLINGS = ("mean", "last")
 
@@ -76,6 +76,20 @@ class TransformerBackbone(ZooModel):
         dtype=None,
         **kwargs,
     ):
+        check_sizes(
+            vocabulary_size=vocabulary_size,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            max_sequence_length=max_sequence_length,
+        )
+        check_rate("dropout", dropout)
+        if hidden_dim % num_heads:
+            raise ValueError(
+                f"`hidden_dim` ({hidden_dim}) must be divisible by `num_heads` "
+                f"({num_heads})."
+            )
         # === Layers ===
         self.embedding = keras_hub.layers.TokenAndPositionEmbedding(
             vocabulary_size=vocabulary_size,

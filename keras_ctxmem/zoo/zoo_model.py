@@ -14,6 +14,8 @@ Subclasses build a functional graph in `__init__` (keras-hub style) and set
 import datetime
 import json
 import os
+import shutil
+import tempfile
 
 import keras
 
@@ -42,8 +44,7 @@ def load_preset(directory, load_weights=True, **overrides):
         raise ValueError(
             f"'{directory}' is not a preset directory: it has no {CONFIG_FILE}."
         )
-    with open(config_path) as f:
-        registered_name = json.load(f).get("registered_name")
+    registered_name = _read_config(config_path)["registered_name"]
     cls = keras.saving.get_registered_object(registered_name)
     if cls is None or not issubclass(cls, ZooModel):
         raise ValueError(
@@ -51,6 +52,43 @@ def load_preset(directory, load_weights=True, **overrides):
             "a keras_ctxmem model."
         )
     return cls.from_preset(directory, load_weights=load_weights, **overrides)
+
+
+def _read_config(config_path):
+    try:
+        with open(config_path) as f:
+            serialized = json.load(f)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{config_path} is not valid JSON: {error}") from None
+    for field in ("registered_name", "config"):
+        if field not in serialized:
+            raise ValueError(f"{config_path} has no '{field}' field.")
+    return serialized
+
+
+def _load_weights(model, weights_path):
+    try:
+        model.load_weights(weights_path)
+    except (OSError, ValueError) as error:
+        raise ValueError(
+            f"Cannot load the weights in {weights_path}: the file is missing, "
+            f"truncated or does not match the configuration ({error})"
+        ) from None
+
+
+def check_sizes(**sizes):
+    """Raises a ValueError naming the first size that is not a positive integer."""
+    for name, value in sizes.items():
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ValueError(
+                f"`{name}` must be a positive integer. Received: {value!r}"
+            )
+
+
+def check_rate(name, value):
+    """Raises a ValueError unless `value` is a rate in [0, 1)."""
+    if not isinstance(value, (int, float)) or not 0 <= value < 1:
+        raise ValueError(f"`{name}` must be in [0, 1). Received: {value!r}")
 
 
 class classproperty(property):
@@ -66,6 +104,11 @@ class ZooModel(keras.Model):
     def __init__(
         self, *args, preprocessor=None, label_names=None, dtype=None, **kwargs
     ):
+        unknown = set(kwargs) - {"inputs", "outputs", "name", "trainable"}
+        if unknown:
+            raise ValueError(
+                f"Unknown argument(s) for {type(self).__name__}: {sorted(unknown)}"
+            )
         super().__init__(*args, **kwargs)
         if dtype is not None:
             self.dtype_policy = keras.dtype_policies.get(dtype)
@@ -135,19 +178,24 @@ class ZooModel(keras.Model):
             raise ValueError(
                 f"'{directory}' is not a preset directory: it has no {CONFIG_FILE}."
             )
-        with open(config_path) as f:
-            serialized = json.load(f)
+        serialized = _read_config(config_path)
         saved_cls = keras.saving.get_registered_object(serialized["registered_name"])
         if saved_cls is None or not issubclass(saved_cls, cls):
             return cls._from_other_preset_class(
                 directory, saved_cls, serialized, load_weights, overrides
             )
         serialized["config"].update(overrides)
-        model = keras.saving.deserialize_keras_object(serialized)
+        try:
+            # safe_mode: a preset may come from anywhere; no code is run from it.
+            model = keras.saving.deserialize_keras_object(serialized, safe_mode=True)
+        except (TypeError, ValueError) as error:
+            raise ValueError(
+                f"Invalid configuration in {config_path}: {error}"
+            ) from None
         if model.preprocessor is not None and "preprocessor" not in overrides:
             model.preprocessor.load_assets(os.path.join(directory, PREPROCESSOR_ASSETS))
         if load_weights:
-            model.load_weights(os.path.join(directory, WEIGHTS_FILE))
+            _load_weights(model, os.path.join(directory, WEIGHTS_FILE))
         return model
 
     @classmethod
@@ -173,7 +221,26 @@ class ZooModel(keras.Model):
         same = LSTMClassifier.from_preset("/tmp/my_lstm")
         ```
         """
-        os.makedirs(directory, exist_ok=True)
+        directory = os.path.abspath(directory)
+        parent = os.path.dirname(directory)
+        os.makedirs(parent, exist_ok=True)
+        # Written aside, then swapped in: a crash never leaves a half-written preset.
+        staging = tempfile.mkdtemp(
+            prefix=f".{os.path.basename(directory)}.", dir=parent
+        )
+        try:
+            self._write_preset(staging)
+            if os.path.exists(directory):
+                retired = tempfile.mkdtemp(prefix=".retired.", dir=parent)
+                os.replace(directory, os.path.join(retired, "preset"))
+                os.replace(staging, directory)
+                shutil.rmtree(retired)
+            else:
+                os.replace(staging, directory)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def _write_preset(self, directory):
         serialized = keras.saving.serialize_keras_object(self)
         serialized.pop("compile_config", None)  # a preset is an architecture
         with open(os.path.join(directory, CONFIG_FILE), "w") as f:
