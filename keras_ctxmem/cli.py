@@ -1,9 +1,12 @@
-"""The `ctxmem` command: list presets, train, export.
+"""The `ctxmem` command: list, train, evaluate, predict, export, bench.
 
 Example:
 ```
 ctxmem list
 ctxmem train transformer_tiny --task membership --out runs/membership
+ctxmem train lstm_small --data sst2/train.tsv --epochs 2 --out runs/sst2
+ctxmem evaluate runs/sst2 --data test.tsv
+ctxmem predict runs/sst2 "a charming film" --attention-plot attention.png
 ctxmem export runs/sst2/preset serving/sst2
 ctxmem bench --preset transformer_small --sequence-length 128 --batch-size 32
 ```
@@ -39,63 +42,54 @@ def command_train(args):
     import keras
 
     from keras_ctxmem import zoo
-    from keras_ctxmem.data.synthetic import TASKS
     from keras_ctxmem.training import default_optimizer, get_strategy, train
     from keras_ctxmem.zoo.presets import get_preset
 
-    if args.task not in TASKS:
-        raise CommandError(
-            f"unknown task '{args.task}'; choose one of: {', '.join(TASKS)}"
-        )
     try:
         family = get_preset(args.preset)["family"]
-    except ValueError as error:
-        raise CommandError(str(error)) from None
-    try:
         strategy = get_strategy(args.strategy)
     except (ValueError, NotImplementedError) as error:
         raise CommandError(str(error)) from None
     if family not in FAMILY_CLASSES:
         raise CommandError(
-            f"`ctxmem train` does not train the '{family}' family on token tasks yet"
+            f"`ctxmem train` trains the text classifiers "
+            f"({', '.join(FAMILY_CLASSES)}), not the '{family}' family"
         )
     keras.utils.set_random_seed(args.seed)
-    task = TASKS[args.task](seed=args.seed)
+    data = _file_data(args) if args.data else _task_data(args, family)
+    print(f"Training {args.preset} on {data['description']}")
     model_cls = getattr(zoo, FAMILY_CLASSES[family])
-    overrides = task.model_overrides.get(family, {})
-    steps = args.epochs * -(-len(task.x_train) // args.batch_size)
-    print(f"Training {args.preset} on '{args.task}': {task.description}")
+    learning_rate = args.learning_rate or data["learning_rate"]
+    steps = args.epochs * -(-len(data["y_train"]) // args.batch_size)
     started = time.time()
     model, history = train(
-        lambda: model_cls.from_preset(
-            args.preset,
-            vocabulary_size=task.vocabulary_size,
-            num_classes=task.num_classes,
-            **overrides,
-        ),
-        task.x_train,
-        task.y_train,
+        lambda: model_cls.from_preset(args.preset, **data["model_args"]),
+        data["x_train"],
+        data["y_train"],
         epochs=args.epochs,
         batch_size=args.batch_size,
         strategy=strategy,
         backup_dir=os.path.join(args.out, "backup"),
         log_dir=os.path.join(args.out, "logs"),
-        optimizer=default_optimizer(args.learning_rate, total_steps=steps),
+        optimizer=default_optimizer(learning_rate, total_steps=steps),
         jit_compile=not args.no_xla,
-        validation_data=(task.x_val, task.y_val),
-        verbose=2,
+        validation_data=(data["x_val"], data["y_val"]),
+        verbose=1 if sys.stdout.isatty() else 2,  # progress bars in a terminal
     )
     seconds = time.time() - started
-    loss, accuracy = model.evaluate(task.x_val, task.y_val, verbose=0)
     model.save_to_preset(os.path.join(args.out, "preset"))
+    report = _report(model, data["x_val"], data["y_val"], args.out)
+    _plot_curves(history.history, args.out)
     results = {
         "preset": args.preset,
-        "task": args.task,
+        "data": args.data or args.task,
         "parameters": model.count_params(),
         "epochs": args.epochs,
         "train_seconds": round(seconds, 1),
-        "val_loss": round(float(loss), 4),
-        "val_accuracy": round(float(accuracy), 4),
+        "val_examples": len(data["y_val"]),
+        "val_accuracy": round(report["accuracy"], 4),
+        "val_macro_f1": round(report["macro_avg"]["f1"], 4),
+        "report": report,
         "history": {
             k: [round(float(v), 4) for v in vs] for k, vs in history.history.items()
         },
@@ -103,11 +97,174 @@ def command_train(args):
     with open(os.path.join(args.out, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
     print(
-        f"Evaluation on {len(task.x_val)} held-out examples: accuracy "
-        f"{accuracy:.4f}, loss {loss:.4f} ({model.count_params():,} parameters, "
-        f"{seconds:.0f} s training)."
+        f"Evaluation on {len(data['y_val'])} held-out examples: accuracy "
+        f"{report['accuracy']:.4f}, macro-F1 {report['macro_avg']['f1']:.4f} "
+        f"({model.count_params():,} parameters, {seconds:.0f} s training)."
     )
     print(f"Preset written to {os.path.join(args.out, 'preset')}")
+
+
+def _task_data(args, family):
+    """A built-in synthetic task: token ids in, no download."""
+    from keras_ctxmem.data.synthetic import TASKS
+
+    if args.task not in TASKS:
+        raise CommandError(
+            f"unknown task '{args.task}'; choose one of: {', '.join(TASKS)}"
+        )
+    task = TASKS[args.task](seed=args.seed)
+    return {
+        "description": f"the built-in '{args.task}' task: {task.description}",
+        "x_train": task.x_train,
+        "y_train": task.y_train,
+        "x_val": task.x_val,
+        "y_val": task.y_val,
+        "learning_rate": 3e-3,
+        "model_args": {
+            "vocabulary_size": task.vocabulary_size,
+            "num_classes": task.num_classes,
+            **task.model_overrides.get(family, {}),
+        },
+    }
+
+
+def _file_data(args):
+    """A text-classification file, a seeded validation split, a vocabulary."""
+    import numpy as np
+
+    from keras_ctxmem.data.readers import read_text_classification
+    from keras_ctxmem.preprocessing import TextPreprocessor
+
+    try:
+        data = read_text_classification(args.data)
+    except (OSError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    texts, labels = _to_arrays(data.dataset)
+    order = np.random.default_rng(args.seed).permutation(len(labels))
+    if args.max_examples:
+        order = order[: args.max_examples]
+    num_val = max(1, int(len(order) * args.validation_split))
+    val, tr = order[:num_val], order[num_val:]
+    preprocessor = TextPreprocessor.from_corpus(
+        [text.decode("utf-8", "replace") for text in texts[tr]],
+        vocabulary_size=args.vocabulary_size,
+        sequence_length=args.sequence_length,
+    )
+    return {
+        "description": (
+            f"{args.data}: {len(tr):,} training and {len(val):,} validation "
+            f"texts, classes {data.label_names}"
+        ),
+        "x_train": texts[tr],
+        "y_train": labels[tr],
+        "x_val": texts[val],
+        "y_val": labels[val],
+        "learning_rate": 1e-3,
+        "model_args": {
+            "preprocessor": preprocessor,
+            "num_classes": len(data.label_names),
+            "label_names": data.label_names,
+        },
+    }
+
+
+def _to_arrays(dataset):
+    import numpy as np
+
+    pairs = list(dataset.as_numpy_iterator())
+    texts = np.array([text for text, _ in pairs], dtype=object)
+    return texts, np.array([label for _, label in pairs], dtype="int32")
+
+
+def _report(model, x, y, out_dir):
+    """Classification report and confusion-matrix picture on held-out data."""
+    from keras_ctxmem.metrics import (
+        classification_report,
+        confusion_matrix,
+        format_report,
+    )
+    from keras_ctxmem.plots import plot_confusion_matrix
+
+    predicted = model.predict(x, verbose=0).argmax(-1)
+    num_classes = model.output.shape[-1]
+    names = model.label_names or [str(i) for i in range(num_classes)]
+    report = classification_report(y, predicted, label_names=names)
+    print(format_report(report))
+    os.makedirs(out_dir, exist_ok=True)
+    plot_confusion_matrix(
+        confusion_matrix(y, predicted, num_classes),
+        names,
+        os.path.join(out_dir, "confusion_matrix.png"),
+    )
+    return report
+
+
+def _plot_curves(history, out_dir):
+    from keras_ctxmem.plots import plot_training_curves
+
+    plot_training_curves(history, os.path.join(out_dir, "training_curves.png"))
+
+
+def _load_run(path):
+    """A run directory (holding `preset/`) or a preset directory."""
+    from keras_ctxmem.zoo import load_preset
+
+    preset = os.path.join(path, "preset")
+    try:
+        return load_preset(preset if os.path.isdir(preset) else path)
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+
+
+def command_evaluate(args):
+    from keras_ctxmem.data.readers import read_text_classification
+
+    model = _load_run(args.run_dir)
+    if model.preprocessor is None:
+        raise CommandError("this model takes token ids; evaluate it from Python")
+    try:
+        data = read_text_classification(args.data, label_names=model.label_names)
+    except (OSError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    texts, labels = _to_arrays(data.dataset)
+    out_dir = args.out or args.run_dir
+    report = _report(model, texts, labels, out_dir)
+    with open(os.path.join(out_dir, "evaluation.json"), "w") as f:
+        json.dump({"data": args.data, "report": report}, f, indent=2)
+    print(
+        f"Accuracy {report['accuracy']:.4f}, macro-F1 "
+        f"{report['macro_avg']['f1']:.4f} on {len(labels):,} texts."
+    )
+
+
+def command_predict(args):
+    import numpy as np
+
+    model = _load_run(args.run_dir)
+    if model.preprocessor is None:
+        raise CommandError("this model takes token ids, not text")
+    logits = model.predict(np.array(args.texts, dtype=object), verbose=0)
+    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
+    probabilities /= probabilities.sum(-1, keepdims=True)
+    names = model.label_names or [str(i) for i in range(logits.shape[-1])]
+    for text, row in zip(args.texts, probabilities, strict=True):
+        best = int(row.argmax())
+        print(f"{names[best]}\t{row[best]:.3f}\t{text}")
+    if args.attention_plot:
+        _plot_first_attention(model, args.texts[0], args.attention_plot)
+
+
+def _plot_first_attention(model, text, path):
+    from keras_ctxmem.plots import plot_attention
+
+    if not hasattr(model, "attention_weights"):
+        raise CommandError(f"{type(model).__name__} has no attention weights to draw")
+    token_ids = model.preprocessor([text])
+    weights = model.attention_weights(token_ids)[0]
+    ids = [int(i) for i in token_ids[0] if int(i) != 0]
+    tokens = [model.preprocessor.vocabulary[i] for i in ids]
+    plot_attention(tokens, weights[: len(tokens)], path, title=text[:60])
+    print(f"Attention heatmap written to {path}")
 
 
 def command_export(args):
@@ -200,9 +357,23 @@ def build_parser():
     train_parser.add_argument(
         "--task", default="membership", help="built-in task: membership, recall"
     )
+    train_parser.add_argument(
+        "--data", help="a TSV/CSV of texts and labels (instead of a built-in task)"
+    )
+    train_parser.add_argument("--validation-split", type=float, default=0.1)
+    train_parser.add_argument("--vocabulary-size", type=int, default=8000)
+    train_parser.add_argument("--sequence-length", type=int, default=128)
+    train_parser.add_argument(
+        "--max-examples", type=int, default=None, help="use only this many texts"
+    )
     train_parser.add_argument("--epochs", type=int, default=8)
     train_parser.add_argument("--batch-size", type=int, default=32)
-    train_parser.add_argument("--learning-rate", type=float, default=3e-3)
+    train_parser.add_argument(
+        "--learning-rate",
+        type=float,
+        default=None,
+        help="default: 3e-3 on built-in tasks, 1e-3 on text",
+    )
     train_parser.add_argument("--seed", type=int, default=0)
     train_parser.add_argument("--no-xla", action="store_true", help="jit_compile=False")
     train_parser.add_argument(
@@ -212,6 +383,22 @@ def build_parser():
     )
     train_parser.add_argument("--out", default="runs/default", help="output directory")
     train_parser.set_defaults(run=command_train)
+
+    evaluate = commands.add_parser(
+        "evaluate", help="Evaluate a trained text classifier on a labelled file."
+    )
+    evaluate.add_argument("run_dir", help="a run directory or a preset directory")
+    evaluate.add_argument("--data", required=True, help="a TSV/CSV of texts and labels")
+    evaluate.add_argument("--out", help="where to write evaluation.json and plots")
+    evaluate.set_defaults(run=command_evaluate)
+
+    predict = commands.add_parser("predict", help="Classify texts given as arguments.")
+    predict.add_argument("run_dir", help="a run directory or a preset directory")
+    predict.add_argument("texts", nargs="+", help="texts to classify")
+    predict.add_argument(
+        "--attention-plot", help="PNG of the attention over the first text"
+    )
+    predict.set_defaults(run=command_predict)
 
     export = commands.add_parser(
         "export", help="Export a preset directory as a SavedModel for TF Serving."

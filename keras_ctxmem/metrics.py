@@ -273,3 +273,12 @@ def format_qa_table(table):
         f"failed tasks (error > {100 * FAILED_TASK_ERROR:.0f}%): {table['num_failed']}",
     ]
     return "\n".join(lines)
+
+
+def confusion_matrix(y_true, y_pred, num_classes):
+    """`(num_classes, num_classes)` counts: row = true class, column = predicted."""
+    matrix = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(
+        matrix, (np.asarray(y_true).reshape(-1), np.asarray(y_pred).reshape(-1)), 1
+    )
+    return matrix

@@ -78,3 +78,58 @@ def test_unavailable_strategy_is_one_clear_line(capsys):
     assert cli.main(["train", "lstm_tiny", "--strategy", "multi_worker"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "keras-team/keras#20585" in err
+
+
+def write_reviews(path, copies=30):
+    rows = ["sentence\tlabel"]
+    for _ in range(copies):
+        rows += [
+            "a charming warm film\tpos",
+            "lovely and charming\tpos",
+            "a dull cold film\tneg",
+            "boring and dull\tneg",
+        ]
+    path.write_text("\n".join(rows) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def test_train_evaluate_predict_on_a_text_file(tmp_path, capsys):
+    data = write_reviews(tmp_path / "reviews.tsv")
+    run = str(tmp_path / "run")
+    args = ["train", "attentive_lstm_tiny", "--data", data, "--epochs", "6"]
+    assert cli.main([*args, "--vocabulary-size", "60", "--out", run]) == 0
+    results = json.loads(open(os.path.join(run, "results.json")).read())
+    assert results["val_examples"] == 12
+    assert results["val_accuracy"] > 0.9 and results["val_macro_f1"] > 0.9
+    assert set(results["report"]["per_class"]) == {"neg", "pos"}
+    for picture in ("training_curves.png", "confusion_matrix.png"):
+        assert os.path.getsize(os.path.join(run, picture)) > 1000
+
+    assert cli.main(["evaluate", run, "--data", data]) == 0
+    evaluation = json.loads(open(os.path.join(run, "evaluation.json")).read())
+    assert evaluation["report"]["accuracy"] > 0.9
+
+    capsys.readouterr()
+    heatmap = str(tmp_path / "attention.png")
+    texts = ["a charming film", "dull and boring"]
+    assert cli.main(["predict", run, *texts, "--attention-plot", heatmap]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("pos\t") and lines[1].startswith("neg\t")
+    assert os.path.getsize(heatmap) > 1000
+
+
+def test_bad_data_file_is_one_clear_line(tmp_path, capsys):
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("sentence\tlabel\na film\n", encoding="utf-8")
+    assert cli.main(["train", "lstm_tiny", "--data", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "bad.tsv" in err
+
+
+def test_every_command_has_help(capsys):
+    for command in ("list", "train", "evaluate", "predict", "export", "bench"):
+        try:
+            cli.main([command, "--help"])
+        except SystemExit as done:
+            assert done.code == 0
+        assert "usage: ctxmem" in capsys.readouterr().out
