@@ -213,3 +213,62 @@ def train(
         **fit_kwargs,
     )
     return model, history
+
+
+def transformer_layout_map(device_mesh):
+    """Shards the zoo Transformer's weights over the mesh's "model" axis.
+
+    Megatron-style: attention heads and feed-forward columns are split across
+    devices, the token embedding along its width; everything else is replicated.
+    """
+    layout_map = keras.distribution.LayoutMap(device_mesh)  # keys: re.fullmatch
+    layout_map[".*token_embedding/embeddings"] = (None, "model")
+    layout_map[".*/(query|key|value)/kernel"] = (None, "model", None)
+    layout_map[".*/attention_output/kernel"] = ("model", None, None)
+    layout_map[".*/feedforward_intermediate_dense/kernel"] = (None, "model")
+    layout_map[".*/feedforward_output_dense/kernel"] = ("model", None)
+    return layout_map
+
+
+def set_jax_distribution(kind="data_parallel", model_parallel_size=None):
+    """Distributes the models built next over every device, on the JAX backend.
+
+    Args:
+        kind: `"data_parallel"` (each device a copy, the batch split) or
+            `"model_parallel"` (the Transformer's weights split by
+            `transformer_layout_map`, the batch split over what is left).
+        model_parallel_size: devices per model copy; default all of them.
+
+    Example (JAX backend, before building the model):
+    ```python
+    from keras_ctxmem.training import set_jax_distribution
+    set_jax_distribution("model_parallel", model_parallel_size=8)
+    ```
+    """
+    if keras.backend.backend() != "jax":
+        raise ValueError(
+            "keras.distribution runs on the JAX backend; on TensorFlow use "
+            "`train(strategy=...)`."
+        )
+    devices = keras.distribution.list_devices()
+    if kind == "data_parallel":
+        distribution = keras.distribution.DataParallel(devices=devices)
+    elif kind == "model_parallel":
+        size = model_parallel_size or len(devices)
+        if len(devices) % size:
+            raise ValueError(
+                f"`model_parallel_size` ({size}) must divide the number of "
+                f"devices ({len(devices)})."
+            )
+        mesh = keras.distribution.DeviceMesh(
+            (len(devices) // size, size), ("batch", "model"), devices
+        )
+        distribution = keras.distribution.ModelParallel(
+            layout_map=transformer_layout_map(mesh), batch_dim_name="batch"
+        )
+    else:
+        raise ValueError(
+            f"Unknown kind '{kind}'. Choose 'data_parallel' or 'model_parallel'."
+        )
+    keras.distribution.set_distribution(distribution)
+    return distribution

@@ -27,7 +27,7 @@ class MaskedMeanPooling(keras.layers.Layer):
     def call(self, inputs, mask=None):
         if mask is None:
             return keras.ops.mean(inputs, axis=1)
-        weights = keras.ops.cast(mask, inputs.dtype)[..., None]
+        weights = keras.ops.expand_dims(keras.ops.cast(mask, inputs.dtype), -1)
         total = keras.ops.sum(inputs * weights, axis=1)
         count = keras.ops.maximum(keras.ops.sum(weights, axis=1), 1.0)
         return total / count
