@@ -8,10 +8,9 @@ onnxruntime 1.32):
 
 | family | LiteRT | ONNX |
 |---|---|---|
-| `TransformerClassifier` | `pooling="last"` only: mean pooling's `StridedSlice` | yes |
-| `TransformerTokenClassifier` | yes, any batch and length | yes |
+| `TransformerClassifier`, `TransformerTokenClassifier` | any batch, length | yes |
 | `LSTMClassifier`, `AttentiveLSTMClassifier` | fixed batch and length | yes |
-| `MultimodalFusionClassifier` | no: mean pooling's `StridedSlice` | yes |
+| `MultimodalFusionClassifier` | fixed batch and length | yes |
 | `MemoryNetwork` | yes, any shape | yes |
 
 Both artifacts take int32 token ids, as the model does: the `TextPreprocessor`
@@ -38,31 +37,24 @@ import os
 import keras
 import tensorflow as tf
 
-_MEAN_POOLING = (
-    "its masked mean pooling expands the mask with `[..., None]`, a "
-    "`StridedSlice` with `new_axis_mask` that is no LiteRT builtin (it needs the "
-    "Flex delegate, which the pip interpreters lack)"
-)
-# The families whose LiteRT conversion fails with builtin ops, and why.
-_LITERT_FAILS = {
-    "TransformerClassifier": _MEAN_POOLING + '; build it with `pooling="last"`',
-    "MultimodalFusionClassifier": (
-        "its text pooling (masked mean) expands the mask with `[..., None]`, a "
-        "`StridedSlice` with `new_axis_mask` that is no LiteRT builtin (it needs "
-        "the Flex delegate, which the pip interpreters lack)"
-    ),
-}
 # The families LiteRT converts only with a fixed batch size and sequence length.
 _LITERT_STATIC_ONLY = {
-    "LSTMClassifier": "its LSTM loop",
-    "AttentiveLSTMClassifier": "its LSTM loop",
+    "LSTMClassifier": (
+        "its LSTM loop becomes `TensorListReserve` ops LiteRT's builtins cannot run"
+    ),
+    "AttentiveLSTMClassifier": (
+        "its LSTM loop becomes `TensorListReserve` ops LiteRT's builtins cannot run"
+    ),
+    "MultimodalFusionClassifier": (
+        "XNNPack fails to prepare its reshapes (patches and attention heads)"
+    ),
 }
 
 
 def _family(model):
     """The zoo class name of `model` (its first registered zoo base class)."""
     names = [cls.__name__ for cls in type(model).__mro__]
-    for name in (*_LITERT_FAILS, *_LITERT_STATIC_ONLY):
+    for name in _LITERT_STATIC_ONLY:
         if name in names:
             return name
     return type(model).__name__
@@ -113,21 +105,12 @@ def export_litert(model, path, batch_size=None, sequence_length=None):
         `path`.
     """
     family = _family(model)
-    fails = family in _LITERT_FAILS
-    if family == "TransformerClassifier" and getattr(model, "pooling", "") == "last":
-        fails = False
-    if fails:
-        raise ValueError(
-            f"LiteRT export of {family} is not supported: {_LITERT_FAILS[family]}. "
-            "Export it with `export_onnx` or `export_saved_model` instead."
-        )
     if family in _LITERT_STATIC_ONLY and (
         batch_size is None or sequence_length is None
     ):
         raise ValueError(
             f"LiteRT export of {family} needs a fixed `batch_size` and "
-            f"`sequence_length`: with a dynamic shape {_LITERT_STATIC_ONLY[family]} "
-            "becomes `TensorListReserve` ops that LiteRT's builtins cannot run. "
+            f"`sequence_length`: with a dynamic shape {_LITERT_STATIC_ONLY[family]}. "
             "Pass e.g. `batch_size=1, sequence_length=128` and right-pad the token "
             "ids to that length."
         )

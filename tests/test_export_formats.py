@@ -60,8 +60,11 @@ def _match(name, inputs):
         lambda: TransformerClassifier.from_preset(
             "transformer_tiny", vocabulary_size=VOCABULARY_SIZE, pooling="last"
         ),
+        lambda: TransformerClassifier.from_preset(
+            "transformer_tiny", vocabulary_size=VOCABULARY_SIZE, pooling="mean"
+        ),
     ],
-    ids=["token_classifier", "classifier_last_pooling"],
+    ids=["token_classifier", "classifier_last_pooling", "classifier_mean_pooling"],
 )
 def test_litert_any_length_matches_and_ignores_padding(build, tmp_path):
     model = build()
@@ -71,6 +74,23 @@ def test_litert_any_length_matches_and_ignores_padding(build, tmp_path):
     np.testing.assert_allclose(got, expected, atol=1e-4)
     padded = litert_run(path, {"token_ids": pad_right(TOKEN_IDS, 13)})
     np.testing.assert_allclose(padded[:, : TOKEN_IDS.shape[1]], expected, atol=1e-4)
+
+
+def test_litert_multimodal_matches(tmp_path):
+    model = MultimodalFusionClassifier.from_preset(
+        "multimodal_tiny", vocabulary_size=VOCABULARY_SIZE, fusion="cross_attention"
+    )
+    with pytest.raises(ValueError, match="MultimodalFusionClassifier.*fixed"):
+        export_litert(model, str(tmp_path / "dynamic.tflite"))
+    feed = {"token_ids": TOKEN_IDS, "image": IMAGES}
+    expected = model.predict(feed, verbose=0)
+    path = export_litert(
+        model,
+        str(tmp_path / "model.tflite"),
+        batch_size=TOKEN_IDS.shape[0],
+        sequence_length=TOKEN_IDS.shape[1],
+    )
+    np.testing.assert_allclose(litert_run(path, feed), expected, atol=1e-4)
 
 
 def test_litert_lstm_at_a_fixed_length(tmp_path):
@@ -87,14 +107,8 @@ def test_litert_lstm_at_a_fixed_length(tmp_path):
     np.testing.assert_allclose(got, expected, atol=1e-4)
 
 
-def test_litert_refuses_what_does_not_convert(tmp_path):
+def test_litert_refuses_quantized_transformers(tmp_path):
     path = str(tmp_path / "model.tflite")
-    mean = TransformerClassifier.from_preset("transformer_tiny")
-    with pytest.raises(ValueError, match="TransformerClassifier.*StridedSlice"):
-        export_litert(mean, path)
-    fusion = MultimodalFusionClassifier.from_preset("multimodal_tiny")
-    with pytest.raises(ValueError, match="MultimodalFusionClassifier"):
-        export_litert(fusion, path)
     tagger = TransformerTokenClassifier.from_preset("transformer_tiny", num_classes=3)
     tagger.quantize("int8")
     with pytest.raises(ValueError, match="quantized"):
