@@ -3,8 +3,10 @@
 from keras_ctxmem.zoo.attentive_lstm import AttentiveLSTMClassifier
 from keras_ctxmem.zoo.lstm import LSTMClassifier
 from keras_ctxmem.zoo.memory_network import MemoryNetwork
+from keras_ctxmem.zoo.memory_transformer import MemoryTransformer
 from keras_ctxmem.zoo.multimodal import MultimodalFusionClassifier
 from keras_ctxmem.zoo.presets import list_presets
+from keras_ctxmem.zoo.seq2seq import Seq2Seq
 from keras_ctxmem.zoo.transformer import (
     TokenAccuracy,
     TransformerBackbone,

@@ -1,0 +1,417 @@
+"""`MemoryTransformer`: the Recurrent Memory Transformer (RMT; Bulatov et al. 2022).
+
+The token ids `(batch, time)` (0 = padding) are split into segments of
+`segment_length` tokens (the last one padded inside the model). Each segment is
+read by the same encoder blocks (a `keras.layers.RNN` over the segments)
+together with `num_memory_tokens` memory vectors placed in front of it; the
+encoder outputs at the memory positions are the memory of the next segment
+(RMT's "write"). Attention only ever spans one
+window of `num_memory_tokens + segment_length` positions, so the weights and the
+memory per step do not depend on the sequence length. Gradients flow through the
+memory from segment to segment (backpropagation through time), optionally cut
+every `bptt_segments` segments.
+
+A segment without any real token leaves the memory unchanged, and the padding
+mask inside a segment comes from token id 0 (memory positions are never
+masked): right padding never changes the outputs at real positions.
+
+Outputs: `task="token"` gives float32 logits per position,
+`(batch, time, num_classes)` (labels of -1 are ignored by the default loss and
+accuracy); `task="sequence"` gives `(batch, num_classes)` from the last real
+token.
+
+Example:
+```python
+import numpy as np
+from keras_ctxmem.zoo import MemoryTransformer
+model = MemoryTransformer.from_preset(
+    "memory_transformer_tiny", vocabulary_size=20, num_classes=5
+)
+logits = model.predict(np.array([[3, 1, 4, 1, 5, 9, 2, 6, 0, 0]]))  # (1, 10, 5)
+```
+"""
+
+import keras
+import keras_hub
+from keras import ops
+
+from keras_ctxmem.zoo.heads import LogitsHead
+from keras_ctxmem.zoo.presets import register_preset
+from keras_ctxmem.zoo.transformer import TokenAccuracy, last_token, padding_mask_from
+from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
+
+TASKS = ("token", "sequence")
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class RecurrentMemoryCell(keras.layers.Layer):
+    """One RMT step: reads a segment with the memory, writes the next memory.
+
+    An RNN cell (for `keras.layers.RNN`): the input is one segment, flattened,
+    `(batch, segment_length * (hidden_dim + 1))`: the token embeddings and, as
+    the last feature, the padding mask (1 at real tokens). The states are the
+    memory, flattened, `(batch, num_memory_tokens * hidden_dim)`, and the
+    segment index modulo `bptt_segments` (-1 at the first segment), `(batch, 1)`.
+    The output is the segment's features, flattened,
+    `(batch, segment_length * hidden_dim)`.
+
+    The window `[memory; segment]` plus a learned position embedding of
+    `num_memory_tokens + segment_length` positions goes through pre-norm
+    `keras_hub.layers.TransformerEncoder` blocks and a final layer norm; the
+    normalised outputs at the memory positions are the next memory, unless the
+    segment has no real token (then the memory is kept). The blocks have no
+    dropout (random ops inside the recurrence would need their seeds threaded
+    through it): apply dropout before and after the recurrence instead.
+    """
+
+    def __init__(
+        self,
+        segment_length,
+        num_memory_tokens,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        bptt_segments=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.segment_length = segment_length
+        self.num_memory_tokens = num_memory_tokens
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.bptt_segments = bptt_segments
+        self.state_size = [num_memory_tokens * hidden_dim, 1]
+        self.output_size = segment_length * hidden_dim
+        self.encoder_blocks = [
+            keras_hub.layers.TransformerEncoder(
+                intermediate_dim=intermediate_dim,
+                num_heads=num_heads,
+                dropout=0.0,
+                activation="gelu",
+                normalize_first=True,
+                dtype=self.dtype_policy,
+                name=f"encoder_block_{i}",
+            )
+            for i in range(num_layers)
+        ]
+        self.final_norm = keras.layers.LayerNormalization(
+            epsilon=1e-5, dtype=self.dtype_policy, name="final_norm"
+        )
+
+    def build(self, input_shape=None):
+        window = self.num_memory_tokens + self.segment_length
+        self.memory = self.add_weight(
+            shape=(self.num_memory_tokens, self.hidden_dim),
+            initializer=keras.initializers.RandomNormal(stddev=0.02),
+            name="memory",
+        )
+        self.position_embedding = self.add_weight(
+            shape=(window, self.hidden_dim),
+            initializer=keras.initializers.RandomNormal(stddev=0.02),
+            name="position_embedding",
+        )
+        for block in self.encoder_blocks:
+            block.build((None, window, self.hidden_dim))
+        self.final_norm.build((None, window, self.hidden_dim))
+
+    def initial_memory(self, batch_size):
+        """The learned memory of the first segment, flattened per example."""
+        memory = ops.reshape(ops.cast(self.memory, self.compute_dtype), (1, -1))
+        return ops.broadcast_to(memory, (batch_size, ops.shape(memory)[1]))
+
+    def call(self, inputs, states, training=None):
+        num_memory, hidden_dim = self.num_memory_tokens, self.hidden_dim
+        old_memory = ops.reshape(states[0], (-1, num_memory, hidden_dim))
+        # The segment index modulo `bptt_segments`, -1 at the first segment:
+        # it stays small, so it is exact in float16 and bfloat16 too.
+        phase = states[1]
+        inputs = ops.reshape(inputs, (-1, self.segment_length, hidden_dim + 1))
+        segment, token_mask = inputs[..., :-1], inputs[..., -1] > 0
+        if self.bptt_segments is not None:
+            cut = (phase == 0)[:, :, None]
+            old_memory = ops.where(cut, ops.stop_gradient(old_memory), old_memory)
+            phase = ops.mod(ops.maximum(phase, 0) + 1, self.bptt_segments)
+        positions = ops.cast(self.position_embedding, self.compute_dtype)
+        window = ops.concatenate([old_memory, segment], axis=1) + positions
+        memory_mask = ops.ones_like(old_memory[..., 0], dtype="bool")
+        mask = ops.concatenate([memory_mask, token_mask], axis=1)
+        for block in self.encoder_blocks:
+            window = block(window, padding_mask=mask)
+        window = self.final_norm(window)
+        has_tokens = ops.any(token_mask, axis=1)[:, None, None]
+        new_memory = ops.where(has_tokens, window[:, :num_memory], old_memory)
+        outputs = ops.reshape(window[:, num_memory:], (-1, self.output_size))
+        new_states = [ops.reshape(new_memory, (-1, num_memory * hidden_dim))]
+        return outputs, new_states + [phase]
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "segment_length": self.segment_length,
+                "num_memory_tokens": self.num_memory_tokens,
+                "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "hidden_dim": self.hidden_dim,
+                "intermediate_dim": self.intermediate_dim,
+                "bptt_segments": self.bptt_segments,
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class RecurrentMemoryEncoder(keras.layers.Layer):
+    """Runs a `RecurrentMemoryCell` over the segments of a sequence.
+
+    `call(embedded, token_ids)`: token embeddings `(batch, time, hidden_dim)` and
+    their ids `(batch, time)` (0 = padding); returns features
+    `(batch, time, hidden_dim)`. `time` is padded up to a multiple of
+    `segment_length`, the segments are scanned by `keras.layers.RNN` (a
+    `tf.while_loop` that XLA compiles and differentiates on TensorFlow,
+    `jax.lax.scan` on JAX), and the padding is cut off again. Arguments as for
+    `RecurrentMemoryCell`.
+    """
+
+    def __init__(
+        self,
+        segment_length,
+        num_memory_tokens,
+        num_layers,
+        num_heads,
+        hidden_dim,
+        intermediate_dim,
+        bptt_segments=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.cell = RecurrentMemoryCell(
+            segment_length=segment_length,
+            num_memory_tokens=num_memory_tokens,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            bptt_segments=bptt_segments,
+            dtype=self.dtype_policy,
+            name="recurrent_memory_cell",
+        )
+        self.recurrence = keras.layers.RNN(
+            self.cell, return_sequences=True, dtype=self.dtype_policy, name="rnn"
+        )
+        self.segment_length = segment_length
+        self.hidden_dim = hidden_dim
+
+    def build(self, embedded_shape, token_ids_shape=None):
+        self.cell.build()
+        self.recurrence.build((None, None, self.segment_length * (self.hidden_dim + 1)))
+
+    def call(self, embedded, token_ids):
+        segment_length, hidden_dim = self.segment_length, self.hidden_dim
+        batch, time = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
+        padding = (segment_length - time % segment_length) % segment_length
+        token_ids = ops.pad(token_ids, [[0, 0], [0, padding]])
+        embedded = ops.pad(embedded, [[0, 0], [0, padding], [0, 0]])
+        # The padding mask rides along as the last feature of each token.
+        token_mask = ops.cast(padding_mask_from(token_ids), embedded.dtype)
+        steps = ops.concatenate([embedded, token_mask[..., None]], axis=-1)
+        steps = ops.reshape(steps, (batch, -1, segment_length * (hidden_dim + 1)))
+        initial_state = [
+            self.cell.initial_memory(batch),
+            -ops.ones((batch, 1), dtype=embedded.dtype),
+        ]
+        outputs = self.recurrence(steps, initial_state=initial_state)
+        return ops.reshape(outputs, (batch, -1, hidden_dim))[:, :time]
+
+    def compute_output_shape(self, embedded_shape, token_ids_shape=None):
+        return tuple(embedded_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                key: getattr(self.cell, key)
+                for key in (
+                    "segment_length",
+                    "num_memory_tokens",
+                    "num_layers",
+                    "num_heads",
+                    "hidden_dim",
+                    "intermediate_dim",
+                    "bptt_segments",
+                )
+            }
+        )
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class MemoryTransformer(ZooModel):
+    """Recurrent Memory Transformer for token or sequence classification.
+
+    Args:
+        vocabulary_size: number of token ids, padding id 0 included.
+        segment_length: tokens per segment; attention spans one segment plus
+            the memory.
+        num_memory_tokens: memory vectors carried from segment to segment.
+        num_layers: encoder blocks.
+        num_heads: attention heads per block.
+        hidden_dim: width of the features.
+        intermediate_dim: width of each block's feed-forward layer.
+        num_classes: number of classes (at least 2).
+        task: `"token"` (logits per position) or `"sequence"` (logits of the
+            last real token).
+        dropout: dropout on the token embeddings and before the output layer
+            (the blocks themselves have none, see `RecurrentMemoryEncoder`).
+        bptt_segments: stop the memory's gradient every `bptt_segments`
+            segments; `None` (default) backpropagates through all of them.
+
+    Example:
+    ```python
+    import numpy as np
+    from keras_ctxmem.zoo import MemoryTransformer
+    model = MemoryTransformer.from_preset(
+        "memory_transformer_tiny", vocabulary_size=50, task="sequence"
+    )
+    model.compile()  # AdamW, cross-entropy, accuracy, XLA
+    model.fit(np.array([[4, 7, 0], [9, 2, 5]]), np.array([0, 1]), verbose=0)
+    ```
+    """
+
+    preset_family = "memory_transformer"
+
+    def __init__(
+        self,
+        vocabulary_size,
+        segment_length=32,
+        num_memory_tokens=8,
+        num_layers=2,
+        num_heads=4,
+        hidden_dim=64,
+        intermediate_dim=128,
+        num_classes=2,
+        task="token",
+        dropout=0.0,
+        bptt_segments=None,
+        dtype=None,
+        **kwargs,
+    ):
+        check_sizes(
+            vocabulary_size=vocabulary_size,
+            segment_length=segment_length,
+            num_memory_tokens=num_memory_tokens,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+        )
+        if bptt_segments is not None:
+            check_sizes(bptt_segments=bptt_segments)
+        check_rate("dropout", dropout)
+        if hidden_dim % num_heads:
+            raise ValueError(
+                f"`hidden_dim` ({hidden_dim}) must be divisible by `num_heads` "
+                f"({num_heads})."
+            )
+        if task not in TASKS:
+            raise ValueError(f"`task` must be one of {TASKS}. Received: {task!r}")
+        # === Layers ===
+        self.token_embedding = keras.layers.Embedding(
+            vocabulary_size, hidden_dim, dtype=dtype, name="token_embedding"
+        )
+        self.embedding_dropout = keras.layers.Dropout(
+            dropout, dtype=dtype, name="embedding_dropout"
+        )
+        self.encoder = RecurrentMemoryEncoder(
+            segment_length=segment_length,
+            num_memory_tokens=num_memory_tokens,
+            num_layers=num_layers,
+            num_heads=num_heads,
+            hidden_dim=hidden_dim,
+            intermediate_dim=intermediate_dim,
+            bptt_segments=bptt_segments,
+            dtype=dtype,
+            name="recurrent_memory_encoder",
+        )
+        self.head = LogitsHead(num_classes, dropout, dtype=dtype, name="head")
+
+        # === Functional Model ===
+        token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+        embedded = self.embedding_dropout(self.token_embedding(token_ids))
+        sequence = self.encoder(embedded, token_ids)
+        if task == "sequence":
+            sequence = last_token(sequence, padding_mask_from(token_ids))
+        logits = self.head(sequence)
+        super().__init__(inputs=token_ids, outputs=logits, dtype=dtype, **kwargs)
+
+        # === Config ===
+        self.vocabulary_size = vocabulary_size
+        self.segment_length = segment_length
+        self.num_memory_tokens = num_memory_tokens
+        self.num_layers = num_layers
+        self.num_heads = num_heads
+        self.hidden_dim = hidden_dim
+        self.intermediate_dim = intermediate_dim
+        self.num_classes = num_classes
+        self.task = task
+        self.dropout = dropout
+        self.bptt_segments = bptt_segments
+
+    def default_loss(self):
+        if self.task == "token":
+            return keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, ignore_class=-1
+            )
+        return super().default_loss()
+
+    def default_metrics(self):
+        if self.task == "token":
+            return [TokenAccuracy(name="accuracy")]
+        return super().default_metrics()
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {
+                "vocabulary_size": self.vocabulary_size,
+                "segment_length": self.segment_length,
+                "num_memory_tokens": self.num_memory_tokens,
+                "num_layers": self.num_layers,
+                "num_heads": self.num_heads,
+                "hidden_dim": self.hidden_dim,
+                "intermediate_dim": self.intermediate_dim,
+                "num_classes": self.num_classes,
+                "task": self.task,
+                "dropout": self.dropout,
+                "bptt_segments": self.bptt_segments,
+            }
+        )
+        return config
+
+
+for _size, _layers, _heads, _hidden, _segment, _memory in (
+    ("tiny", 1, 2, 32, 16, 4),
+    ("small", 2, 4, 128, 64, 8),
+    ("base", 6, 8, 512, 128, 16),
+):
+    register_preset(
+        f"memory_transformer_{_size}",
+        family="memory_transformer",
+        description=(
+            f"Recurrent Memory Transformer, {_layers} block(s), {_heads} heads, "
+            f"width {_hidden}, segments of {_segment} tokens, {_memory} memory "
+            "tokens, any sequence length."
+        ),
+        config={
+            "vocabulary_size": 8000 if _size != "tiny" else 1000,
+            "segment_length": _segment,
+            "num_memory_tokens": _memory,
+            "num_layers": _layers,
+            "num_heads": _heads,
+            "hidden_dim": _hidden,
+            "intermediate_dim": 4 * _hidden,
+        },
+    )
