@@ -1,5 +1,7 @@
 """keras.distribution on the JAX backend over two (emulated) CPU devices."""
 
+import pytest
+
 from tests.helpers import run_under_jax
 
 SCRIPT = r"""
@@ -46,6 +48,7 @@ print("ALL OK")
 """
 
 
+@pytest.mark.slow  # a JAX subprocess; the shared JAX checks run in CI
 def test_data_and_model_parallel_on_two_devices(monkeypatch):
     monkeypatch.setenv("XLA_FLAGS", "--xla_force_host_platform_device_count=2")
     assert "ALL OK" in run_under_jax(SCRIPT)

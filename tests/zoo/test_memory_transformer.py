@@ -250,5 +250,6 @@ print("ALL OK")
 """
 
 
+@pytest.mark.slow  # a JAX subprocess; the shared JAX checks run in CI
 def test_forward_and_training_step_on_jax():
     assert "ALL OK" in run_under_jax(JAX_SCRIPT)

@@ -138,7 +138,10 @@ def test_learns_a_task_that_needs_both_modalities(fusion):
     assert accuracy > 0.9
 
 
-@pytest.mark.parametrize("policy", ["mixed_float16", "mixed_bfloat16"])
+@pytest.mark.parametrize(
+    "policy",
+    [pytest.param("mixed_float16", marks=pytest.mark.slow), "mixed_bfloat16"],
+)
 def test_mixed_precision_fit_step(policy):
     keras.config.set_dtype_policy(policy)
     model = _model("cross_attention")

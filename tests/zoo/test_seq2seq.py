@@ -236,5 +236,6 @@ print("ALL OK")
 """
 
 
+@pytest.mark.slow  # a JAX subprocess; the shared JAX checks run in CI
 def test_seq2seq_on_jax():
     assert "ALL OK" in run_under_jax(JAX_SCRIPT)
