@@ -1,0 +1,37 @@
+"""`ctxmem bench` runs and reports; no timing is asserted."""
+
+import importlib.util
+
+from keras_ctxmem import cli
+
+ARGS = [
+    "bench",
+    "--preset",
+    "transformer_tiny",
+    "--steps",
+    "3",
+    "--repeats",
+    "1",
+    "--sequence-length",
+    "16",
+    "--batch-size",
+    "4",
+]
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+
+
+def test_bench_prints_a_step_time(capsys):
+    assert cli.main(ARGS) == 0
+    out = capsys.readouterr().out
+    assert "Keras step time (median):" in out and " ms," in out
+    assert "tokens/s" in out
+    if HAS_TORCH:  # The PyTorch part only where PyTorch is installed.
+        assert "PyTorch eager step time (median):" in out
+        assert "Keras/PyTorch throughput:" in out
+    else:
+        assert "PyTorch is not installed" in out
+
+
+def test_bench_rejects_unknown_presets(capsys):
+    assert cli.main(["bench", "--preset", "transformer_huge"]) == 2
+    assert "transformer_tiny" in capsys.readouterr().err
