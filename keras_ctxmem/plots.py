@@ -1,6 +1,8 @@
 """Pictures a person would rather look at than read: curves, confusions, attention.
 
 Each function writes a PNG and returns its path (matplotlib, no screen needed).
+Figures are drawn with `matplotlib.figure.Figure`, not pyplot, so importing this
+module leaves the process's backend alone (a notebook keeps its inline plots).
 
 Example:
 ```python
@@ -9,17 +11,15 @@ plot_attention(["a", "charming", "film"], [0.1, 0.8, 0.1], "/tmp/attention.png")
 ```
 """
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import numpy as np
+from matplotlib.figure import Figure
 
 
 def plot_training_curves(history, path):
     """Loss and every metric per epoch, training next to validation."""
     names = [name for name in history if not name.startswith("val_")]
-    figure, axes = plt.subplots(1, len(names), figsize=(4.5 * len(names), 3.5))
+    figure = Figure(figsize=(4.5 * len(names), 3.5))
+    axes = figure.subplots(1, len(names))
     for axis, name in zip(np.atleast_1d(axes), names, strict=True):
         epochs = np.arange(1, len(history[name]) + 1)
         axis.plot(epochs, history[name], marker="o", label="training")
@@ -36,7 +36,8 @@ def plot_confusion_matrix(matrix, label_names, path):
     matrix = np.asarray(matrix)
     shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
     size = max(4.0, 0.6 * len(label_names) + 2)
-    figure, axis = plt.subplots(figsize=(size, size))
+    figure = Figure(figsize=(size, size))
+    axis = figure.subplots()
     axis.imshow(shares, cmap="Blues", vmin=0, vmax=1)
     ticks = np.arange(len(label_names))
     axis.set_xticks(ticks, label_names, rotation=45, ha="right")
@@ -53,7 +54,8 @@ def plot_attention(tokens, weights, path, title="attention over tokens"):
     weights = np.asarray(weights, dtype="float32").reshape(1, -1)
     # Uniform attention (1 / n) sits mid-scale; peaks stand out above it.
     top = max(float(weights.max()), 2.0 / max(len(tokens), 1))
-    figure, axis = plt.subplots(figsize=(max(4.0, 0.7 * len(tokens) + 1), 1.8))
+    figure = Figure(figsize=(max(4.0, 0.7 * len(tokens) + 1), 1.8))
+    axis = figure.subplots()
     axis.imshow(weights, cmap="Reds", aspect="auto", vmin=0, vmax=top)
     axis.set_xticks(np.arange(len(tokens)), tokens, rotation=45, ha="right")
     axis.set_yticks([])
@@ -75,5 +77,4 @@ def plot_attention(tokens, weights, path, title="attention over tokens"):
 def _save(figure, path):
     figure.tight_layout()
     figure.savefig(path, dpi=120)
-    plt.close(figure)
     return path
