@@ -6,7 +6,8 @@
   to BIO. Elements: `(words: tf.string (n,), tags: int32 (n,))`.
 - `read_babi`: bAbI v1.2 question answering (Weston et al. 2015) as memories,
   question and answer; `BabiData.to_arrays` gives the `{"story", "question"}`
-  arrays a memory network reads.
+  arrays a memory network reads, `BabiData.to_sequences` one token sequence
+  (story then question) for a sequence classifier.
 - `read_image_text_pairs`: a JSON or CSV listing of image files, texts and labels.
   Elements: `({"text": tf.string, "image": float32 (h, w, 3)}, label: int32)`.
 - `load_imdb`: the IMDB reviews from an `aclImdb/` folder, or from
@@ -493,18 +494,7 @@ class BabiData:
             `question` int32 `(n, words)`; `answer` int32 `(n,)`, the answer's
             index in `vocabulary`; and `vocabulary` itself.
         """
-        vocabulary = list(vocabulary) if vocabulary else babi_vocabulary(self)
-        index = {word: i for i, word in enumerate(vocabulary)}
-
-        def ids(words):
-            missing = [word for word in words if word not in index]
-            if missing:
-                raise ValueError(
-                    f"{missing[0]!r} is not in the vocabulary; build it from "
-                    "every split: babi_vocabulary(train, valid)"
-                )
-            return [index[word] for word in words]
-
+        vocabulary, ids = self._word_ids(vocabulary)
         if max_memories is None:
             max_memories = max(1, max(len(story) for story in self.stories))
         if max_sentence_length is None:
@@ -530,6 +520,56 @@ class BabiData:
             "answer": answer,
             "vocabulary": vocabulary,
         }
+
+    def to_sequences(self, vocabulary=None, max_length=None):
+        """Word ids for a sequence reader: story then question, one sequence.
+
+        The statements of the story (oldest first) and then the question are
+        joined into one token sequence (each statement ends with its `.`, the
+        question with its `?`), so that an LSTM or Transformer classifier can
+        answer: the label is the answer's word id, a class out of
+        `len(vocabulary)`.
+
+        Args:
+            vocabulary: as for `to_arrays`.
+            max_length: tokens per sequence; longer sequences keep their last
+                tokens (the question and the newest statements). By default
+                the longest.
+
+        Returns:
+            A dict: `token_ids` int32 `(n, length)`, right-padded with 0;
+            `answer` int32 `(n,)`; and `vocabulary`.
+        """
+        vocabulary, ids = self._word_ids(vocabulary)
+        sequences = [
+            ids([word for sentence in story for word in sentence] + question)
+            for story, question in zip(self.stories, self.questions, strict=True)
+        ]
+        if max_length is None:
+            max_length = max(len(sequence) for sequence in sequences)
+        token_ids = np.zeros((len(self), max_length), "int32")
+        for row, sequence in enumerate(sequences):
+            sequence = sequence[-max_length:]
+            token_ids[row, : len(sequence)] = sequence
+        answer = np.array([ids([word])[0] for word in self.answers], "int32")
+        return {"token_ids": token_ids, "answer": answer, "vocabulary": vocabulary}
+
+    def _word_ids(self, vocabulary):
+        """`(vocabulary, ids)`: the vocabulary (default: this data's) and a
+        function from words to their ids, which names a missing word."""
+        vocabulary = list(vocabulary) if vocabulary else babi_vocabulary(self)
+        index = {word: i for i, word in enumerate(vocabulary)}
+
+        def ids(words):
+            missing = [word for word in words if word not in index]
+            if missing:
+                raise ValueError(
+                    f"{missing[0]!r} is not in the vocabulary; build it from "
+                    "every split: babi_vocabulary(train, valid)"
+                )
+            return [index[word] for word in words]
+
+        return vocabulary, ids
 
     def to_dataset(self, vocabulary=None, max_memories=None, max_sentence_length=None):
         """`({"story", "question"}, answer)` elements from `to_arrays`."""

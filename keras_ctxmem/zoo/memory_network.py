@@ -79,15 +79,67 @@ class BagOfWords(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
+class MemoryAges(keras.layers.Layer):
+    """The age of each memory, int32 `(batch, memories)`, for `TemporalEncoding`.
+
+    `call(memory_mask, training=None)`: `memory_mask` `(batch, memories)`, True
+    at real memories, oldest first. As in the paper, time runs backwards from
+    the most recent memory: the age of a real memory is the number of real
+    memories after it (0 for the latest). It is counted from the mask, so empty
+    slots (wherever they are) do not shift it; empty slots get 0.
+
+    Random noise (RN, MemN2N section 4.2): in training, with `random_noise > 0`,
+    an empty memory is inserted right after each real memory with probability
+    `random_noise` (the paper's "10% empty memories"), which makes that memory
+    and the ones before it one step older. The temporal encoding then cannot
+    learn exact ages by heart. Inference is unchanged.
+
+    Example:
+    ```python
+    import numpy as np
+    from keras_ctxmem.zoo.memory_network import MemoryAges
+    mask = np.array([[True, True, False, True]])
+    MemoryAges()(mask)  # [[2, 1, 0, 0]]
+    MemoryAges(random_noise=0.5)(mask, training=True)  # e.g. [[4, 2, 0, 1]]
+    ```
+    """
+
+    def __init__(self, random_noise=0.0, seed=None, **kwargs):
+        check_rate("random_noise", random_noise)
+        super().__init__(**kwargs)
+        self.random_noise = random_noise
+        self.seed = seed
+        if random_noise > 0:
+            self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def call(self, memory_mask, training=None):
+        mask = ops.cast(memory_mask, "int32")
+        ages = ops.sum(mask, axis=-1, keepdims=True) - ops.cumsum(mask, axis=-1)
+        if training and self.random_noise > 0:
+            draws = keras.random.uniform(ops.shape(mask), seed=self.seed_generator)
+            inserted = ops.cast(draws < self.random_noise, "int32") * mask
+            # Memory i gets older by the empty memories inserted after it, its
+            # own included.
+            ages += ops.sum(inserted, axis=-1, keepdims=True) - ops.cumsum(
+                inserted, axis=-1
+            )
+            ages += inserted
+        return ages * mask
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"random_noise": self.random_noise, "seed": self.seed})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
 class TemporalEncoding(keras.layers.Layer):
     """Adds a learned vector per memory age, `T[age]` (MemN2N's `T_A`, `T_C`).
 
-    `call(memories, memory_mask)`: `memories` `(batch, memories, dim)`, oldest
-    first; `memory_mask` `(batch, memories)`, True at real memories. As in the
-    paper, time runs backwards from the most recent memory: the age of a real
-    memory is the number of real memories after it (0 for the latest). It is
-    counted from the mask, so empty slots (wherever they are) do not shift it.
-    Ages past `max_memories - 1` share the last row. Empty slots get nothing.
+    `call(memories, ages, memory_mask)`: `memories` `(batch, memories, dim)`;
+    `ages` int `(batch, memories)` from `MemoryAges` (0 for the most recent
+    memory); `memory_mask` `(batch, memories)`, True at real memories. Ages past
+    `max_memories - 1` share the last row. Empty slots get nothing.
     """
 
     def __init__(self, max_memories, embeddings_initializer="random_normal", **kwargs):
@@ -95,19 +147,18 @@ class TemporalEncoding(keras.layers.Layer):
         self.max_memories = max_memories
         self.embeddings_initializer = keras.initializers.get(embeddings_initializer)
 
-    def build(self, memories_shape, memory_mask_shape=None):
+    def build(self, memories_shape, ages_shape=None, memory_mask_shape=None):
         self.embeddings = self.add_weight(
             shape=(self.max_memories, memories_shape[-1]),
             initializer=self.embeddings_initializer,
             name="embeddings",
         )
 
-    def call(self, memories, memory_mask):
-        mask = ops.cast(memory_mask, "int32")
-        later = ops.sum(mask, axis=-1, keepdims=True) - ops.cumsum(mask, axis=-1)
-        age = ops.clip(later, 0, self.max_memories - 1)
+    def call(self, memories, ages, memory_mask):
+        age = ops.clip(ages, 0, self.max_memories - 1)
         encoding = ops.take(self.embeddings, age, axis=0)
-        return memories + encoding * ops.cast(ops.expand_dims(mask, -1), memories.dtype)
+        mask = ops.cast(ops.expand_dims(memory_mask, -1), memories.dtype)
+        return memories + encoding * mask
 
     def get_config(self):
         config = super().get_config()
@@ -131,16 +182,69 @@ class MemoryAttention(keras.layers.Layer):
     Returns `(o, p)`: `o` `(batch, dim)` and the float32 weights `p`
     `(batch, memories)`, 0 at empty slots (all zero when a story is empty). The
     softmax runs in float32.
+
+    Linear start (LS, MemN2N section 4.2): while the non-trainable float32
+    variable `linear_start` is 1, the softmax is left out, `p_i = m_i . u`
+    (then `p` does not sum to one). The variable is read inside the compiled
+    step, so the `LinearStart` callback can flip it between epochs without
+    retracing; it is saved with the weights.
     """
+
+    def build(
+        self, query_shape, keys_shape=None, values_shape=None, memory_mask_shape=None
+    ):
+        self.linear_start = self.add_weight(
+            shape=(),
+            initializer="zeros",
+            dtype="float32",
+            trainable=False,
+            name="linear_start",
+        )
 
     def call(self, query, keys, values, memory_mask):
         scores = ops.einsum("bd,bmd->bm", query, keys)
         scores = ops.cast(scores, "float32")
-        scores = ops.where(memory_mask, scores, ops.full_like(scores, -1e9))
-        probabilities = ops.softmax(scores, axis=-1)
+        masked = ops.where(memory_mask, scores, ops.full_like(scores, -1e9))
+        probabilities = ops.where(
+            self.linear_start > 0.5, scores, ops.softmax(masked, axis=-1)
+        )
         probabilities = probabilities * ops.cast(memory_mask, "float32")
         output = ops.einsum("bm,bmd->bd", ops.cast(probabilities, values.dtype), values)
         return output, probabilities
+
+
+class LinearStart(keras.callbacks.Callback):
+    """Linear start (LS, MemN2N section 4.2): the first `epochs` epochs of
+    `fit` without the softmax in the memory reads, then with it.
+
+    At the start of each epoch it sets the `linear_start` variable of every
+    `MemoryAttention` layer of the model: 1 (linear) for epochs `0 ..
+    epochs - 1`, 0 (softmax) from epoch `epochs` on. The paper re-inserts the
+    softmax when the validation loss stops falling; a fixed epoch count needs
+    no held-out data. A `fit` shorter than `epochs` leaves the model linear.
+
+    Example:
+    ```python
+    model.fit(x, y, epochs=60, callbacks=[LinearStart(epochs=20)])
+    ```
+    """
+
+    def __init__(self, epochs):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_train_begin(self, logs=None):
+        self.flags = [
+            layer.linear_start
+            for layer in self.model.layers
+            if isinstance(layer, MemoryAttention)
+        ]
+        if not self.flags:
+            raise ValueError("`LinearStart` needs a model with `MemoryAttention`.")
+
+    def on_epoch_begin(self, epoch, logs=None):
+        for flag in self.flags:
+            flag.assign(1.0 if epoch < self.epochs else 0.0)
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
@@ -153,7 +257,8 @@ class MemoryNetwork(ZooModel):
     - Memory `i` gets the input vector `m_i = sum_j A x_ij (+ T_A[age_i])` and
       the output vector `c_i = sum_j C x_ij (+ T_C[age_i])`, with the learned
       temporal encoding (TE) indexed by age, 0 for the most recent memory
-      (`TemporalEncoding`). The question is `u^1 = sum_j B q_j` (with PE).
+      (`MemoryAges`, `TemporalEncoding`). The question is `u^1 = sum_j B q_j`
+      (with PE).
     - Each hop: `p = softmax(u^k . m_i)` over the real memories, `o^k = sum_i
       p_i c_i`, then `u^{k+1} = u^k + o^k` (adjacent) or `H u^k + o^k`
       (layerwise). Logits are `W u^{K+1}`.
@@ -165,8 +270,11 @@ class MemoryNetwork(ZooModel):
       hops, a separate `B`, a linear map `H` between hops and a separate
       output matrix `W` (a `Dense` without bias).
 
-    No linear start or random-noise training (paper, section 4.2); embeddings
-    start from N(0, 0.1) as in the paper. Logits are float32 under any policy.
+    Section 4.2's training tricks: random noise (RN) is `random_noise`, the
+    rate of empty memories inserted in training (`MemoryAges`; the paper uses
+    0.1); linear start (LS) is the `LinearStart(epochs)` callback, which runs
+    the first epochs without the memory softmax. Embeddings start from
+    N(0, 0.1) as in the paper. Logits are float32 under any policy.
 
     `compile()` uses the zoo's defaults (AdamW, cross-entropy, accuracy, XLA)
     with a learning rate of `1e-2` (`default_learning_rate`; the paper trains
@@ -187,6 +295,8 @@ class MemoryNetwork(ZooModel):
         temporal_encoding: add the learned age vectors (TE) to the memories.
         weight_tying: `"adjacent"` or `"layerwise"`.
         dropout: dropout on the memory vectors and before the output matrix.
+        random_noise: in training, the rate of empty memories inserted into
+            the story (RN); needs `temporal_encoding`.
     """
 
     preset_family = "memory_network"
@@ -202,6 +312,7 @@ class MemoryNetwork(ZooModel):
         temporal_encoding=True,
         weight_tying="adjacent",
         dropout=0.0,
+        random_noise=0.0,
         dtype=None,
         **kwargs,
     ):
@@ -212,6 +323,8 @@ class MemoryNetwork(ZooModel):
             max_memories=max_memories,
         )
         check_rate("dropout", dropout)
+        if random_noise and not temporal_encoding:
+            raise ValueError("`random_noise` needs `temporal_encoding=True`.")
         if weight_tying not in WEIGHT_TYING:
             raise ValueError(
                 f"`weight_tying` must be one of {WEIGHT_TYING}. "
@@ -266,6 +379,11 @@ class MemoryNetwork(ZooModel):
             self.answer_projection = keras.layers.Dense(
                 vocabulary_size, use_bias=False, dtype=dtype, name="answer_projection"
             )
+        self.memory_ages = (
+            MemoryAges(random_noise, dtype=dtype, name="memory_ages")
+            if temporal_encoding
+            else None
+        )
         self.bag_of_words = BagOfWords(
             position_encoding, dtype=dtype, name="bag_of_words"
         )
@@ -285,11 +403,13 @@ class MemoryNetwork(ZooModel):
         story = keras.Input(shape=(None, None), dtype="int32", name="story")
         question = keras.Input(shape=(None,), dtype="int32", name="question")
         memory_mask = ops.any(ops.not_equal(story, 0), axis=-1)
+        if temporal_encoding:
+            ages = self.memory_ages(memory_mask)
 
         def memories(embedding_layer, temporal_layer):
             x = self.bag_of_words(embedding_layer(story), story)
             if temporal_layer is not None:
-                x = temporal_layer(x, memory_mask)
+                x = temporal_layer(x, ages, memory_mask)
             return self.memory_dropout(x)
 
         u = self.bag_of_words(self.embeddings[0](question), question)
@@ -326,6 +446,7 @@ class MemoryNetwork(ZooModel):
         self.temporal_encoding = temporal_encoding
         self.weight_tying = weight_tying
         self.dropout = dropout
+        self.random_noise = random_noise
 
     def compile(self, optimizer="auto", **kwargs):
         """`ZooModel.compile`, with AdamW at `default_learning_rate` for `"auto"`."""
@@ -336,7 +457,8 @@ class MemoryNetwork(ZooModel):
     def attention_weights(self, inputs):
         """Attention of each hop over the memories, `(batch, num_hops, memories)`.
 
-        Each hop's weights sum to one over the real memories; empty slots get 0.
+        Each hop's weights sum to one over the real memories (not during a
+        linear start); empty slots get 0.
         """
         return keras.ops.convert_to_numpy(self._attention_model(inputs))
 
@@ -352,6 +474,7 @@ class MemoryNetwork(ZooModel):
                 "temporal_encoding": self.temporal_encoding,
                 "weight_tying": self.weight_tying,
                 "dropout": self.dropout,
+                "random_noise": self.random_noise,
             }
         )
         return config

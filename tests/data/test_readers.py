@@ -1,6 +1,7 @@
 import json
 import os
 
+import keras
 import numpy as np
 import pytest
 import tensorflow as tf
@@ -23,6 +24,7 @@ from keras_ctxmem.data.synthetic import (
     copy_task,
     selective_copy,
 )
+from tests.helpers import assert_allclose
 
 
 def write(path, text):
@@ -225,6 +227,55 @@ def test_babi_to_arrays_pads_with_zeros_and_indexes_answers(tmp_path):
     assert [vocabulary[i] for i in small["story"][1, 0]] == ["sandra", "moved", "to"]
     with pytest.raises(ValueError, match="babi_vocabulary"):
         data.to_arrays(["", "mary"])
+
+
+def test_babi_to_sequences_joins_story_and_question(tmp_path):
+    data = read_babi(write(tmp_path / "qa1_train.txt", BABI))
+    sequences = data.to_sequences()
+    vocabulary = sequences["vocabulary"]
+    assert vocabulary == babi_vocabulary(data)
+    token_ids = sequences["token_ids"]
+    assert token_ids.dtype == np.int32 and token_ids.shape == (3, 29)  # 25 + 4
+    words = [vocabulary[i] for i in token_ids[0] if i]
+    assert (
+        words
+        == (
+            "mary moved to the bathroom . john went to the hallway . where is mary ?"
+        ).split()
+    )
+    assert not token_ids[0, len(words) :].any()  # right-padded
+    assert [vocabulary[i] for i in sequences["answer"]] == data.answers
+    # Too long: the last tokens are kept, the question with them.
+    short = data.to_sequences(vocabulary, max_length=6)["token_ids"]
+    assert [vocabulary[i] for i in short[1]] == "garden . where is daniel ?".split()
+    with pytest.raises(ValueError, match="babi_vocabulary"):
+        data.to_sequences(["", "mary"])
+
+
+def test_sequence_classifiers_answer_babi(tmp_path):
+    from keras_ctxmem.zoo import (
+        AttentiveLSTMClassifier,
+        LSTMClassifier,
+        TransformerClassifier,
+    )
+
+    data = read_babi(write(tmp_path / "qa1_train.txt", BABI))
+    sequences = data.to_sequences()
+    size = len(sequences["vocabulary"])
+    for cls, preset in (
+        (LSTMClassifier, "lstm_tiny"),
+        (AttentiveLSTMClassifier, "attentive_lstm_tiny"),
+        (TransformerClassifier, "transformer_tiny"),
+    ):
+        model = cls.from_preset(
+            preset, vocabulary_size=size, num_classes=size, dropout=0.0
+        )
+        model.compile(optimizer=keras.optimizers.Adam(3e-2))
+        x, y = sequences["token_ids"], sequences["answer"]
+        model.fit(x, y, epochs=40, batch_size=3, verbose=0)
+        assert model.evaluate(x, y, verbose=0)[1] == 1.0, cls.__name__
+        padded = np.pad(x, ((0, 0), (0, 5)))
+        assert_allclose(model.predict(padded, verbose=0), model.predict(x, verbose=0))
 
 
 def test_babi_directory_tasks_split_and_dataset(tmp_path):

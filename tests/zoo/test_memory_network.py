@@ -5,7 +5,12 @@ import numpy as np
 import pytest
 
 from keras_ctxmem.zoo import MemoryNetwork
-from keras_ctxmem.zoo.memory_network import position_encoding_weights
+from keras_ctxmem.zoo.memory_network import (
+    LinearStart,
+    MemoryAges,
+    MemoryAttention,
+    position_encoding_weights,
+)
 from tests.helpers import assert_allclose, assert_keras_file_round_trip, run_under_jax
 
 PEOPLE = ["mary", "john", "sandra", "daniel"]
@@ -112,6 +117,93 @@ def test_memory_order_only_matters_with_temporal_encoding():
         INPUTS, verbose=0
     )
     assert np.abs(difference).max() > 1e-4
+
+
+def test_linear_start_flag_removes_the_softmax():
+    rng = np.random.default_rng(0)
+    query = rng.normal(size=(2, 4)).astype("float32")
+    keys = rng.normal(size=(2, 5, 4)).astype("float32")
+    values = rng.normal(size=(2, 5, 4)).astype("float32")
+    mask = np.array([[1, 1, 1, 0, 0], [1, 0, 1, 1, 1]], bool)
+    layer = MemoryAttention()
+    scores = np.einsum("bd,bmd->bm", query, keys)
+    softmax = np.where(mask, np.exp(scores), 0)
+    softmax /= softmax.sum(-1, keepdims=True)
+    for flag, expected in ((0.0, softmax), (1.0, scores * mask)):
+        if layer.built:
+            layer.linear_start.assign(flag)
+        output, weights = layer(query, keys, values, mask)
+        if not flag:
+            assert not layer.linear_start.trainable
+            assert float(layer.linear_start) == 0.0
+        assert_allclose(weights, expected)
+        assert_allclose(output, np.einsum("bm,bmd->bd", expected, values))
+
+    # The whole model: still padding-invariant during a linear start.
+    model = build()
+    model.memory_attention.linear_start.assign(1.0)
+    padded = pad(INPUTS, memories=11, words=9)
+    assert_allclose(model.predict(padded, verbose=0), model.predict(INPUTS, verbose=0))
+    assert np.abs(model.attention_weights(INPUTS).sum(-1) - 1).max() > 1e-3
+
+
+def test_linear_start_callback_flips_the_compiled_step_at_its_epoch():
+    inputs, answers = where_is_stories(64)
+    model = build()
+    # A zero learning rate keeps the weights, so the loss only changes with the
+    # flag: equal within the linear epochs, then a different value.
+    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    assert model.jit_compile is True
+    flags = []
+    record = keras.callbacks.LambdaCallback(
+        on_epoch_end=lambda epoch, logs: flags.append(
+            float(model.memory_attention.linear_start)
+        )
+    )
+    history = model.fit(
+        inputs,
+        answers,
+        batch_size=64,
+        epochs=4,
+        callbacks=[LinearStart(epochs=2), record],
+        verbose=0,
+    )
+    assert flags == [1.0, 1.0, 0.0, 0.0]
+    loss = history.history["loss"]
+    assert loss[0] == pytest.approx(loss[1]) and loss[2] == pytest.approx(loss[3])
+    assert abs(loss[1] - loss[2]) > 1e-4
+    callback = LinearStart(epochs=1)
+    callback.set_model(keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)]))
+    with pytest.raises(ValueError, match="MemoryAttention"):
+        callback.on_train_begin()
+
+
+def test_random_noise_only_in_training():
+    mask = np.zeros((200, 8), bool)
+    mask[:, :6] = True
+    mask[:, 2] = False  # an empty slot inside the story
+    plain = keras.ops.convert_to_numpy(MemoryAges()(mask))
+    np.testing.assert_array_equal(plain[0], [4, 3, 0, 2, 1, 0, 0, 0])
+    ages = MemoryAges(random_noise=0.1, seed=3)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ages(mask)), plain)
+    noisy = keras.ops.convert_to_numpy(ages(mask, training=True))
+    assert np.all(noisy[~mask] == 0)
+    real = noisy[:, [0, 1, 3, 4, 5]]
+    assert np.all(np.diff(real, axis=-1) < 0)  # older memories stay older
+    assert np.all(noisy >= plain)
+    inserted = real[:, 0] - plain[:, 0]  # empty memories after the first one
+    assert 0.05 < inserted.mean() / 5 < 0.15  # about 10% of 5 memories
+
+    model = build(random_noise=0.5)
+    assert model.get_config()["random_noise"] == 0.5
+    logits = model.predict(INPUTS, verbose=0)
+    assert_allclose(model(INPUTS, training=False), logits)
+    assert_allclose(model.predict(pad(INPUTS, memories=11, words=9), verbose=0), logits)
+    assert np.abs(model(INPUTS, training=True) - logits).max() > 1e-4
+    with pytest.raises(ValueError, match="temporal_encoding"):
+        build(random_noise=0.1, temporal_encoding=False)
+    with pytest.raises(ValueError, match="random_noise"):
+        build(random_noise=1.5)
 
 
 def test_invalid_arguments():
