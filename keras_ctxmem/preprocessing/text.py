@@ -88,7 +88,7 @@ class TextPreprocessor(keras.layers.Layer):
             corpus: a list of strings, a text file (one text per line), a list
                 of such files, or a `tf.data.Dataset` of strings (batched or not).
         """
-        data = _corpus_to_dataset(corpus)
+        data = text_dataset(corpus)
         vocabulary = keras_hub.tokenizers.compute_word_piece_vocabulary(
             data,
             vocabulary_size=vocabulary_size,
@@ -186,16 +186,19 @@ class TextPreprocessor(keras.layers.Layer):
         return config
 
 
-def _corpus_to_dataset(corpus):
-    if isinstance(corpus, tf.data.Dataset):
-        return corpus
-    if isinstance(corpus, str):
-        corpus = [corpus]
-        if not os.path.isfile(corpus[0]):
-            raise FileNotFoundError(f"No corpus file at '{corpus[0]}'.")
-    corpus = list(corpus)
-    if not corpus:
-        raise ValueError("The corpus is empty: a vocabulary needs some text.")
-    if all(isinstance(item, str) and os.path.isfile(item) for item in corpus):
-        return tf.data.TextLineDataset(corpus)
-    return tf.data.Dataset.from_tensor_slices(tf.constant(corpus, tf.string))
+def text_dataset(texts):
+    """An unbatched `tf.data.Dataset` of strings from a list of strings, a text
+    file (one text per line), a list of such files, or a dataset of strings
+    (batched or not)."""
+    if isinstance(texts, tf.data.Dataset):
+        return texts.unbatch() if texts.element_spec.shape.rank == 1 else texts
+    if isinstance(texts, str):
+        texts = [texts]
+        if not os.path.isfile(texts[0]):
+            raise FileNotFoundError(f"No text file at '{texts[0]}'.")
+    texts = list(texts)
+    if not texts:
+        raise ValueError("No text given: the list of texts is empty.")
+    if all(isinstance(item, str) and os.path.isfile(item) for item in texts):
+        return tf.data.TextLineDataset(texts)
+    return tf.data.Dataset.from_tensor_slices(tf.constant(texts, tf.string))

@@ -20,7 +20,12 @@ import keras_hub
 from keras_ctxmem.layers import MaskedMeanPooling
 from keras_ctxmem.zoo.heads import LogitsHead
 from keras_ctxmem.zoo.presets import register_preset
-from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
+from keras_ctxmem.zoo.zoo_model import (
+    ZooModel,
+    check_rate,
+    check_sizes,
+    load_preset_preprocessor,
+)
 
 POOLINGS = ("mean", "last")
 
@@ -172,7 +177,17 @@ class TransformerTask(ZooModel):
         cls, directory, saved_cls, serialized, load_weights, overrides
     ):
         if saved_cls is not None and issubclass(saved_cls, TransformerBackbone):
-            backbone = TransformerBackbone.from_preset(directory, load_weights)
+            backbone = TransformerBackbone.from_preset(
+                directory, load_weights, preprocessor=None
+            )
+            vocabulary_size = overrides.pop("vocabulary_size", None)
+            if vocabulary_size not in (None, backbone.vocabulary_size):
+                raise ValueError(
+                    f"The backbone in '{directory}' has {backbone.vocabulary_size} "
+                    f"token ids; the preprocessor given has {vocabulary_size}."
+                )
+            if "preprocessor" not in overrides:
+                overrides["preprocessor"] = load_preset_preprocessor(directory)
             return cls(backbone=backbone, **overrides)
         return super()._from_other_preset_class(
             directory, saved_cls, serialized, load_weights, overrides

@@ -54,6 +54,22 @@ def load_preset(directory, load_weights=True, **overrides):
     return cls.from_preset(directory, load_weights=load_weights, **overrides)
 
 
+def load_preset_preprocessor(directory):
+    """The `TextPreprocessor` saved in a preset directory, or None."""
+    config_path = os.path.join(directory, CONFIG_FILE)
+    config = _read_config(config_path)["config"].get("preprocessor")
+    if config is None:
+        return None
+    try:
+        preprocessor = keras.saving.deserialize_keras_object(config, safe_mode=True)
+    except (TypeError, ValueError) as error:
+        raise ValueError(
+            f"Invalid preprocessor configuration in {config_path}: {error}"
+        ) from None
+    preprocessor.load_assets(os.path.join(directory, PREPROCESSOR_ASSETS))
+    return preprocessor
+
+
 def _read_config(config_path):
     try:
         with open(config_path) as f:
