@@ -42,13 +42,14 @@ def command_train(args):
     import keras
 
     from keras_ctxmem import zoo
+    from keras_ctxmem.distributed import is_chief
     from keras_ctxmem.training import default_optimizer, get_strategy, train
     from keras_ctxmem.zoo.presets import get_preset
 
     try:
         family = get_preset(args.preset)["family"]
         strategy = get_strategy(args.strategy)
-    except (ValueError, NotImplementedError) as error:
+    except ValueError as error:
         raise CommandError(str(error)) from None
     if family not in FAMILY_CLASSES:
         raise CommandError(
@@ -61,6 +62,8 @@ def command_train(args):
     model_cls = getattr(zoo, FAMILY_CLASSES[family])
     learning_rate = args.learning_rate or data["learning_rate"]
     steps = args.epochs * -(-len(data["y_train"]) // args.batch_size)
+    with strategy.scope():  # its variables belong to the strategy's devices
+        optimizer = default_optimizer(learning_rate, total_steps=steps)
     started = time.time()
     model, history = train(
         lambda: model_cls.from_preset(args.preset, **data["model_args"]),
@@ -71,12 +74,15 @@ def command_train(args):
         strategy=strategy,
         backup_dir=os.path.join(args.out, "backup"),
         log_dir=os.path.join(args.out, "logs"),
-        optimizer=default_optimizer(learning_rate, total_steps=steps),
+        optimizer=optimizer,
         jit_compile=not args.no_xla,
         validation_data=(data["x_val"], data["y_val"]),
         verbose=1 if sys.stdout.isatty() else 2,  # progress bars in a terminal
     )
     seconds = time.time() - started
+    if not is_chief(strategy):
+        print(f"Trained in {seconds:.0f} s; the chief worker writes {args.out}")
+        return
     model.save_to_preset(os.path.join(args.out, "preset"))
     report = _report(model, data["x_val"], data["y_val"], args.out)
     _plot_curves(history.history, args.out)

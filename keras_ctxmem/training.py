@@ -3,8 +3,8 @@
 `train(build_model, x, ...)` builds the model inside a `tf.distribute` strategy
 (`"default"`, or `"mirrored"` for the GPUs of one host) and fits it with
 `BackupAndRestore`, so a run that is killed resumes from its last finished epoch.
-`"multi_worker"` (several hosts, `TF_CONFIG`) is refused with the reason: Keras 3's
-`fit` does not yet work under `MultiWorkerMirroredStrategy` (keras#20585).
+Under `"multi_worker"` (several hosts, `TF_CONFIG`) Keras 3's `fit` does not work
+(keras#20585), so it trains with the custom loop of `keras_ctxmem.distributed`.
 
 Example:
 ```python
@@ -23,6 +23,8 @@ import warnings
 
 import keras
 import tensorflow as tf
+
+from keras_ctxmem.distributed import fit_multi_worker, read_tf_config
 
 PRECISION_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16")
 
@@ -138,19 +140,18 @@ def default_callbacks(log_dir=None, backup_dir=None):
 
 
 def get_strategy(name="default"):
-    """A `tf.distribute` strategy by name: default, mirrored or multi_worker."""
+    """A `tf.distribute` strategy by name: default, mirrored or multi_worker.
+
+    `"multi_worker"` reads the cluster from `TF_CONFIG` and raises a
+    `ValueError` naming the problem when it is missing or malformed.
+    """
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
         return tf.distribute.MirroredStrategy()
     if name == "multi_worker":
-        raise NotImplementedError(
-            "MultiWorkerMirroredStrategy does not train with Keras 3's `fit` on "
-            "TensorFlow 2.21: Keras averages a distributed batch the collective "
-            "strategy cannot reduce (keras-team/keras#20585), then fails reducing "
-            "metrics (tensorflow/tensorflow#72388). Train on one host with "
-            "'mirrored', or across hosts on the JAX backend with keras.distribution."
-        )
+        read_tf_config()  # a clear error before TensorFlow's own
+        return tf.distribute.MultiWorkerMirroredStrategy()
     raise ValueError(
         f"Unknown strategy '{name}'. Choose one of: {', '.join(STRATEGIES)}."
     )
@@ -172,6 +173,10 @@ def train(
 ):
     """Builds and compiles a model inside a strategy, then fits it.
 
+    Under `MultiWorkerMirroredStrategy` the model trains with
+    `keras_ctxmem.distributed.fit_multi_worker` instead of `fit`: `fit_kwargs`
+    may then be `validation_data`, `shuffle` and `verbose`, and no `callbacks`.
+
     Args:
         build_model: a function returning an uncompiled zoo model.
         x, y: training data, as for `model.fit` (arrays or a `tf.data.Dataset`).
@@ -184,7 +189,10 @@ def train(
         optimizer: `"auto"` is AdamW with warm-up and cosine decay over the run.
 
     Returns:
-        `(model, history)`.
+        `(model, history)`. Under `MultiWorkerMirroredStrategy` the model is a
+        copy built outside the strategy with the trained weights, so that one
+        worker can predict or save alone (the strategy's `predict` gathers from
+        every worker), and is not compiled.
     """
     if isinstance(strategy, str):
         strategy = get_strategy(strategy)
@@ -202,6 +210,18 @@ def train(
         if optimizer == "auto" and not isinstance(x, tf.data.Dataset):
             optimizer = default_optimizer(total_steps=epochs * -(-len(x) // batch_size))
         model.compile(optimizer=optimizer, jit_compile=jit_compile)
+    if isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy):
+        if callbacks:
+            raise ValueError(
+                "Keras callbacks run inside `fit`, which multi-worker training "
+                "does not use: use `backup_dir` and `log_dir`."
+            )
+        history = fit_multi_worker(
+            model, x, y, epochs, batch_size, backup_dir, log_dir, **fit_kwargs
+        )
+        trained = build_model()
+        trained.set_weights(model.get_weights())
+        return trained, history
     if isinstance(x, tf.data.Dataset):
         batch_size = None
     history = model.fit(

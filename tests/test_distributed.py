@@ -1,7 +1,7 @@
 """tf.distribute training and runs that survive being killed.
 
 Each check runs in fresh processes: a TF runtime's devices and cluster are fixed
-when it starts.
+when it starts. Multi-worker training is in `test_multi_worker.py`.
 """
 
 import json
@@ -81,13 +81,6 @@ def test_mirrored_strategy_over_two_logical_cpus_trains():
     assert result["replicas"] == 2
     assert result["loss"][-1] < result["loss"][0]
     assert result["steps"] == 3 * 8
-
-
-def test_multi_worker_is_refused_with_the_upstream_reason():
-    from keras_ctxmem.training import get_strategy
-
-    with pytest.raises(NotImplementedError, match="keras-team/keras#20585"):
-        get_strategy("multi_worker")
 
 
 def test_killed_run_resumes_to_the_same_model(tmp_path):
