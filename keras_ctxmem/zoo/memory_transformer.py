@@ -41,6 +41,118 @@ from keras_ctxmem.zoo.transformer import TokenAccuracy, last_token, padding_mask
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 TASKS = ("token", "sequence")
+POSITION_ENCODINGS = ("rotary", "learned")
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
+    """`keras.layers.MultiHeadAttention` with rotary positions (RoFormer; Su et
+    al. 2021) on the projected queries and keys.
+
+    `keras_hub.layers.RotaryEmbedding` rotates each head's query and key by
+    their positions in the sequence, so the attention scores depend on the
+    distance between two positions, not on where they are.
+
+    Example:
+    ```python
+    import numpy as np
+    attention = RotaryMultiHeadAttention(num_heads=2, key_dim=8)
+    x = np.random.rand(1, 5, 16).astype("float32")
+    y = attention(x, x)  # (1, 5, 16)
+    ```
+    """
+
+    def __init__(self, num_heads, key_dim, max_wavelength=10000, **kwargs):
+        super().__init__(num_heads, key_dim, **kwargs)
+        self.max_wavelength = max_wavelength
+        self.rotary_embedding = keras_hub.layers.RotaryEmbedding(
+            max_wavelength=max_wavelength,
+            dtype=self.dtype_policy,
+            name="rotary_embedding",
+        )
+
+    def _compute_attention(self, query, key, value, *args, **kwargs):
+        query = self.rotary_embedding(query)
+        key = self.rotary_embedding(key)
+        return super()._compute_attention(query, key, value, *args, **kwargs)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"max_wavelength": self.max_wavelength})
+        return config
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class RotaryEncoderBlock(keras.layers.Layer):
+    """A pre-norm Transformer encoder block with rotary self-attention.
+
+    `x + attention(norm(x))`, then `x + feed_forward(norm(x))` (GELU), as
+    `keras_hub.layers.TransformerEncoder(normalize_first=True)` but with
+    `RotaryMultiHeadAttention` and no dropout. `call(inputs, padding_mask=None)`
+    with `padding_mask` `(batch, time)`, True at the positions to attend to.
+
+    Example:
+    ```python
+    import numpy as np
+    block = RotaryEncoderBlock(num_heads=2, intermediate_dim=32)
+    y = block(np.random.rand(1, 5, 16).astype("float32"))  # (1, 5, 16)
+    ```
+    """
+
+    def __init__(self, num_heads, intermediate_dim, **kwargs):
+        super().__init__(**kwargs)
+        self.num_heads = num_heads
+        self.intermediate_dim = intermediate_dim
+        self.supports_masking = True
+
+    def build(self, inputs_shape, padding_mask_shape=None):
+        hidden_dim = inputs_shape[-1]
+        self.attention_norm = keras.layers.LayerNormalization(
+            epsilon=1e-5, dtype=self.dtype_policy, name="attention_norm"
+        )
+        self.attention = RotaryMultiHeadAttention(
+            num_heads=self.num_heads,
+            key_dim=hidden_dim // self.num_heads,
+            dtype=self.dtype_policy,
+            name="attention",
+        )
+        self.feed_forward_norm = keras.layers.LayerNormalization(
+            epsilon=1e-5, dtype=self.dtype_policy, name="feed_forward_norm"
+        )
+        self.feed_forward_inner = keras.layers.Dense(
+            self.intermediate_dim,
+            activation="gelu",
+            dtype=self.dtype_policy,
+            name="feed_forward_inner",
+        )
+        self.feed_forward_outer = keras.layers.Dense(
+            hidden_dim, dtype=self.dtype_policy, name="feed_forward_outer"
+        )
+        self.attention_norm.build(inputs_shape)
+        self.attention.build(inputs_shape, inputs_shape)
+        self.feed_forward_norm.build(inputs_shape)
+        self.feed_forward_inner.build(inputs_shape)
+        self.feed_forward_outer.build((*inputs_shape[:-1], self.intermediate_dim))
+
+    def call(self, inputs, padding_mask=None):
+        attention_mask = None
+        if padding_mask is not None:
+            attention_mask = ops.cast(padding_mask, "bool")[:, None, :]
+        normed = self.attention_norm(inputs)
+        x = inputs + self.attention(normed, normed, attention_mask=attention_mask)
+        return x + self.feed_forward_outer(
+            self.feed_forward_inner(self.feed_forward_norm(x))
+        )
+
+    def compute_output_shape(self, inputs_shape, padding_mask_shape=None):
+        return tuple(inputs_shape)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"num_heads": self.num_heads, "intermediate_dim": self.intermediate_dim}
+        )
+        return config
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
@@ -55,11 +167,15 @@ class RecurrentMemoryCell(keras.layers.Layer):
     The output is the segment's features, flattened,
     `(batch, segment_length * hidden_dim)`.
 
-    The window `[memory; segment]` plus a learned position embedding of
-    `num_memory_tokens + segment_length` positions goes through pre-norm
-    `keras_hub.layers.TransformerEncoder` blocks and a final layer norm; the
-    normalised outputs at the memory positions are the next memory, unless the
-    segment has no real token (then the memory is kept). The blocks have no
+    The window `[memory; segment]` goes through pre-norm encoder blocks and a
+    final layer norm; the normalised outputs at the memory positions are the
+    next memory, unless the segment has no real token (then the memory is
+    kept). Positions, by `position_encoding`: `"rotary"` rotates queries and
+    keys inside attention (`RotaryEncoderBlock`), so attention sees distances
+    within the window; `"learned"` adds a learned embedding of the
+    `num_memory_tokens + segment_length` positions to the window before
+    `keras_hub.layers.TransformerEncoder` blocks (the only choice before
+    rotary positions were added; kept to load models saved then). The blocks have no
     dropout (random ops inside the recurrence would need their seeds threaded
     through it): apply dropout before and after the recurrence instead.
     """
@@ -73,6 +189,7 @@ class RecurrentMemoryCell(keras.layers.Layer):
         hidden_dim,
         intermediate_dim,
         bptt_segments=None,
+        position_encoding="rotary",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -83,20 +200,32 @@ class RecurrentMemoryCell(keras.layers.Layer):
         self.hidden_dim = hidden_dim
         self.intermediate_dim = intermediate_dim
         self.bptt_segments = bptt_segments
+        self.position_encoding = position_encoding
         self.state_size = [num_memory_tokens * hidden_dim, 1]
         self.output_size = segment_length * hidden_dim
-        self.encoder_blocks = [
-            keras_hub.layers.TransformerEncoder(
-                intermediate_dim=intermediate_dim,
-                num_heads=num_heads,
-                dropout=0.0,
-                activation="gelu",
-                normalize_first=True,
-                dtype=self.dtype_policy,
-                name=f"encoder_block_{i}",
-            )
-            for i in range(num_layers)
-        ]
+        if position_encoding == "rotary":
+            self.encoder_blocks = [
+                RotaryEncoderBlock(
+                    num_heads=num_heads,
+                    intermediate_dim=intermediate_dim,
+                    dtype=self.dtype_policy,
+                    name=f"encoder_block_{i}",
+                )
+                for i in range(num_layers)
+            ]
+        else:
+            self.encoder_blocks = [
+                keras_hub.layers.TransformerEncoder(
+                    intermediate_dim=intermediate_dim,
+                    num_heads=num_heads,
+                    dropout=0.0,
+                    activation="gelu",
+                    normalize_first=True,
+                    dtype=self.dtype_policy,
+                    name=f"encoder_block_{i}",
+                )
+                for i in range(num_layers)
+            ]
         self.final_norm = keras.layers.LayerNormalization(
             epsilon=1e-5, dtype=self.dtype_policy, name="final_norm"
         )
@@ -108,11 +237,12 @@ class RecurrentMemoryCell(keras.layers.Layer):
             initializer=keras.initializers.RandomNormal(stddev=0.02),
             name="memory",
         )
-        self.position_embedding = self.add_weight(
-            shape=(window, self.hidden_dim),
-            initializer=keras.initializers.RandomNormal(stddev=0.02),
-            name="position_embedding",
-        )
+        if self.position_encoding == "learned":
+            self.position_embedding = self.add_weight(
+                shape=(window, self.hidden_dim),
+                initializer=keras.initializers.RandomNormal(stddev=0.02),
+                name="position_embedding",
+            )
         for block in self.encoder_blocks:
             block.build((None, window, self.hidden_dim))
         self.final_norm.build((None, window, self.hidden_dim))
@@ -134,8 +264,9 @@ class RecurrentMemoryCell(keras.layers.Layer):
             cut = (phase == 0)[:, :, None]
             old_memory = ops.where(cut, ops.stop_gradient(old_memory), old_memory)
             phase = ops.mod(ops.maximum(phase, 0) + 1, self.bptt_segments)
-        positions = ops.cast(self.position_embedding, self.compute_dtype)
-        window = ops.concatenate([old_memory, segment], axis=1) + positions
+        window = ops.concatenate([old_memory, segment], axis=1)
+        if self.position_encoding == "learned":
+            window += ops.cast(self.position_embedding, self.compute_dtype)
         memory_mask = ops.ones_like(old_memory[..., 0], dtype="bool")
         mask = ops.concatenate([memory_mask, token_mask], axis=1)
         for block in self.encoder_blocks:
@@ -158,6 +289,7 @@ class RecurrentMemoryCell(keras.layers.Layer):
                 "hidden_dim": self.hidden_dim,
                 "intermediate_dim": self.intermediate_dim,
                 "bptt_segments": self.bptt_segments,
+                "position_encoding": self.position_encoding,
             }
         )
         return config
@@ -185,6 +317,7 @@ class RecurrentMemoryEncoder(keras.layers.Layer):
         hidden_dim,
         intermediate_dim,
         bptt_segments=None,
+        position_encoding="rotary",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -196,6 +329,7 @@ class RecurrentMemoryEncoder(keras.layers.Layer):
             hidden_dim=hidden_dim,
             intermediate_dim=intermediate_dim,
             bptt_segments=bptt_segments,
+            position_encoding=position_encoding,
             dtype=self.dtype_policy,
             name="recurrent_memory_cell",
         )
@@ -242,6 +376,7 @@ class RecurrentMemoryEncoder(keras.layers.Layer):
                     "hidden_dim",
                     "intermediate_dim",
                     "bptt_segments",
+                    "position_encoding",
                 )
             }
         )
@@ -268,6 +403,10 @@ class MemoryTransformer(ZooModel):
             (the blocks themselves have none, see `RecurrentMemoryEncoder`).
         bptt_segments: stop the memory's gradient every `bptt_segments`
             segments; `None` (default) backpropagates through all of them.
+        position_encoding: `"rotary"` (default; rotary positions on queries
+            and keys inside the window) or `"learned"` (a learned embedding of
+            the window's positions; configurations saved without this argument
+            load as `"learned"`, the only choice when they were saved).
 
     Example:
     ```python
@@ -296,6 +435,7 @@ class MemoryTransformer(ZooModel):
         task="token",
         dropout=0.0,
         bptt_segments=None,
+        position_encoding="rotary",
         dtype=None,
         **kwargs,
     ):
@@ -318,6 +458,11 @@ class MemoryTransformer(ZooModel):
             )
         if task not in TASKS:
             raise ValueError(f"`task` must be one of {TASKS}. Received: {task!r}")
+        if position_encoding not in POSITION_ENCODINGS:
+            raise ValueError(
+                f"`position_encoding` must be one of {POSITION_ENCODINGS}. "
+                f"Received: {position_encoding!r}"
+            )
         # === Layers ===
         self.token_embedding = keras.layers.Embedding(
             vocabulary_size, hidden_dim, dtype=dtype, name="token_embedding"
@@ -333,6 +478,7 @@ class MemoryTransformer(ZooModel):
             hidden_dim=hidden_dim,
             intermediate_dim=intermediate_dim,
             bptt_segments=bptt_segments,
+            position_encoding=position_encoding,
             dtype=dtype,
             name="recurrent_memory_encoder",
         )
@@ -359,6 +505,12 @@ class MemoryTransformer(ZooModel):
         self.task = task
         self.dropout = dropout
         self.bptt_segments = bptt_segments
+        self.position_encoding = position_encoding
+
+    @classmethod
+    def from_config(cls, config):
+        # Saved before `position_encoding` existed: learned positions then.
+        return super().from_config({"position_encoding": "learned", **config})
 
     def default_loss(self):
         if self.task == "token":
@@ -387,6 +539,7 @@ class MemoryTransformer(ZooModel):
                 "task": self.task,
                 "dropout": self.dropout,
                 "bptt_segments": self.bptt_segments,
+                "position_encoding": self.position_encoding,
             }
         )
         return config

@@ -7,6 +7,7 @@ import pytest
 
 from keras_ctxmem.data.synthetic import associative_recall, copy_task
 from keras_ctxmem.zoo import MemoryTransformer, TransformerClassifier
+from keras_ctxmem.zoo.memory_transformer import RotaryEncoderBlock
 from tests.helpers import (
     assert_allclose,
     assert_keras_file_round_trip,
@@ -47,9 +48,10 @@ def test_sequence_task_shape_and_last_token():
     assert np.abs(after[1] - before[1]).max() > 1e-4
 
 
+@pytest.mark.parametrize("position_encoding", ["rotary", "learned"])
 @pytest.mark.parametrize("task", ["token", "sequence"])
-def test_right_padding_to_more_segments_changes_nothing(task):
-    model = tiny(num_classes=3, task=task)
+def test_right_padding_to_more_segments_changes_nothing(task, position_encoding):
+    model = tiny(num_classes=3, task=task, position_encoding=position_encoding)
     short = keras.ops.convert_to_numpy(model(TOKENS))
     long = keras.ops.convert_to_numpy(model(pad_right(TOKENS, 23)))
     if task == "token":
@@ -69,11 +71,15 @@ def test_earlier_segments_reach_later_ones_through_the_memory():
     assert_allclose(after[1], before[1])
 
 
-def test_memory_and_weights_do_not_grow_with_the_sequence():
-    model = tiny(num_classes=3, segment_length=16)
+@pytest.mark.parametrize("position_encoding", ["rotary", "learned"])
+def test_memory_and_weights_do_not_grow_with_the_sequence(position_encoding):
+    model = tiny(num_classes=3, segment_length=16, position_encoding=position_encoding)
     count = model.count_params()
     cell = model.encoder.cell
-    assert tuple(cell.position_embedding.shape) == (2 + 16, 32)  # memory + segment
+    if position_encoding == "learned":
+        assert tuple(cell.position_embedding.shape) == (2 + 16, 32)  # memory + segment
+    else:
+        assert not hasattr(cell, "position_embedding")
     assert cell.state_size == [2 * 32, 1]
     rng = np.random.default_rng(0)
     for length in (16, 1024):
@@ -99,9 +105,45 @@ def test_bptt_segments_cuts_the_gradient(bptt_segments, reaches):
     assert (np.abs(gradient[0, :4]).max() > 0) == reaches  # the first segment
 
 
+def test_rotary_attention_sees_distances_not_positions():
+    # Masked positions in front shift the real ones: with rotary positions the
+    # outputs at the real positions stay the same (learned absolute positions
+    # would change them).
+    block = RotaryEncoderBlock(num_heads=2, intermediate_dim=16)
+    x = np.random.default_rng(0).normal(size=(1, 5, 8)).astype("float32")
+    shifted = np.concatenate([np.ones((1, 3, 8), "float32"), x], axis=1)
+    mask = np.array([[0, 0, 0, 1, 1, 1, 1, 1]], bool)
+    outputs = keras.ops.convert_to_numpy(block(x))
+    shifted_outputs = keras.ops.convert_to_numpy(block(shifted, padding_mask=mask))
+    np.testing.assert_allclose(shifted_outputs[:, 3:], outputs, atol=1e-5)
+    # Not because attention ignores positions: reversing the order matters.
+    reversed_outputs = keras.ops.convert_to_numpy(block(x[:, ::-1]))
+    assert not np.allclose(reversed_outputs[:, ::-1], outputs, atol=1e-4)
+
+
+def test_position_encoding_round_trips_and_old_configs_load_as_learned():
+    for position_encoding in ("rotary", "learned"):
+        model = tiny(num_classes=3, position_encoding=position_encoding)
+        config = model.get_config()
+        assert config["position_encoding"] == position_encoding
+        assert MemoryTransformer.from_config(config).get_config() == config
+    # A configuration saved before `position_encoding` existed (the last
+    # model above is the learned one).
+    del config["position_encoding"]
+    restored = MemoryTransformer.from_config(config)
+    assert restored.position_encoding == "learned"
+    restored.set_weights(model.get_weights())
+    assert_allclose(
+        keras.ops.convert_to_numpy(restored(TOKENS)),
+        keras.ops.convert_to_numpy(model(TOKENS)),
+    )
+
+
 def test_invalid_arguments_are_named():
     with pytest.raises(ValueError, match="task"):
         tiny(task="tagging")
+    with pytest.raises(ValueError, match="position_encoding"):
+        tiny(position_encoding="sinusoidal")
     with pytest.raises(ValueError, match="segment_length"):
         tiny(segment_length=0)
     with pytest.raises(ValueError, match="bptt_segments"):
@@ -153,6 +195,29 @@ def test_memory_carries_the_answer_across_segments():
     _, last_segment_accuracy = last_segment.evaluate(x_val[:, -8:], y_val, verbose=0)
     assert last_segment_accuracy < 0.35  # chance: 0.25
     assert memory_accuracy > last_segment_accuracy + 0.2
+
+
+def test_memory_copies_across_segments():
+    # Two symbols in segment 1, blanks in segment 2, the markers in segment 3:
+    # the last segment holds nothing of the answer, so without memory any model
+    # stays at chance (0.25).
+    x, y = copy_task(2048, num_tokens=2, delay=8, num_symbols=4, seed=0)
+    x_val, y_val = copy_task(512, num_tokens=2, delay=8, num_symbols=4, seed=1)
+    keras.utils.set_random_seed(0)
+    model = MemoryTransformer(
+        vocabulary_size=7,
+        segment_length=4,
+        num_memory_tokens=2,
+        num_layers=1,
+        num_heads=2,
+        hidden_dim=32,
+        intermediate_dim=64,
+        num_classes=4,
+    )
+    model.compile(optimizer=keras.optimizers.Adam(3e-3), jit_compile=False)
+    model.fit(x, y, batch_size=64, epochs=3, verbose=0)
+    _, accuracy = model.evaluate(x_val, y_val, verbose=0)
+    assert accuracy > 0.45
 
 
 def test_token_task_learns_with_default_compile():
