@@ -186,7 +186,13 @@ class MultimodalFusionClassifier(ZooModel):
                 dtype=dtype,
                 name="fusion",
             )
-        self.fused_pooling = MaskedMeanPooling(dtype=dtype, name="fused_pooling")
+        # Only the per-token fusions pool after fusing; an unused layer would stay
+        # unbuilt and make Keras warn about unbuilt state on every construction.
+        self.fused_pooling = (
+            MaskedMeanPooling(dtype=dtype, name="fused_pooling")
+            if fusion in ("film", "cross_attention")
+            else None
+        )
         self.fusion_dense = keras.layers.Dense(
             hidden_dim, activation="gelu", dtype=dtype, name="fusion_dense"
         )

@@ -1,3 +1,5 @@
+import warnings
+
 import keras
 import numpy as np
 import pytest
@@ -152,3 +154,15 @@ def test_mixed_precision_fit_step(policy):
     assert np.isfinite(history.history["loss"][0])
     logits = keras.ops.convert_to_numpy(model(x, training=False))
     assert logits.dtype == np.float32 and np.all(np.isfinite(logits))
+
+
+@pytest.mark.parametrize("fusion", ["concat", "gated", "film", "cross_attention"])
+def test_building_leaves_no_layer_unbuilt(fusion):
+    # `concat` and `gated` used to create a pooling layer they never call, and
+    # Keras warned about unbuilt state each time one was built.
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UserWarning)
+        model = MultimodalFusionClassifier.from_preset(
+            "multimodal_tiny", vocabulary_size=50, fusion=fusion
+        )
+    assert all(layer.built for layer in model._flatten_layers(include_self=False))
