@@ -60,14 +60,17 @@ def load_preset_preprocessor(directory):
     config = _read_config(config_path)["config"].get("preprocessor")
     if config is None:
         return None
-    try:
-        preprocessor = keras.saving.deserialize_keras_object(config, safe_mode=True)
-    except (TypeError, ValueError) as error:
-        raise ValueError(
-            f"Invalid preprocessor configuration in {config_path}: {error}"
-        ) from None
+    preprocessor = _deserialize_safely(config, config_path)
     preprocessor.load_assets(os.path.join(directory, PREPROCESSOR_ASSETS))
     return preprocessor
+
+
+def _deserialize_safely(serialized, config_path):
+    try:
+        # safe_mode: a preset may come from anywhere; no code is run from it.
+        return keras.saving.deserialize_keras_object(serialized, safe_mode=True)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"Invalid configuration in {config_path}: {error}") from None
 
 
 def _read_config(config_path):
@@ -201,13 +204,7 @@ class ZooModel(keras.Model):
                 directory, saved_cls, serialized, load_weights, overrides
             )
         serialized["config"].update(overrides)
-        try:
-            # safe_mode: a preset may come from anywhere; no code is run from it.
-            model = keras.saving.deserialize_keras_object(serialized, safe_mode=True)
-        except (TypeError, ValueError) as error:
-            raise ValueError(
-                f"Invalid configuration in {config_path}: {error}"
-            ) from None
+        model = _deserialize_safely(serialized, config_path)
         if model.preprocessor is not None and "preprocessor" not in overrides:
             model.preprocessor.load_assets(os.path.join(directory, PREPROCESSOR_ASSETS))
         if load_weights:
