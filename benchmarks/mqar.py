@@ -10,8 +10,9 @@ three models are token classifiers of width `--hidden-dim`:
   are sequence classifiers, so the token model is built here), logits;
 - Transformer: `TransformerTokenClassifier`, `--num-layers` blocks of
   `--num-heads` heads over the whole sequence (learned positions);
-- MemoryTransformer: the same blocks with rotary positions, reading segments
-  of `--segment-length` tokens with `--num-memory-tokens` memory tokens.
+- MemoryTransformer: the same blocks with `--position-encoding` positions
+  (rotary by default), reading segments of `--segment-length` tokens with
+  `--num-memory-tokens` memory tokens.
 
 Each model trains for `--steps` steps of `--batch-size` fresh sequences with
 Adam at `--learning-rate` (warm-up then cosine decay), and is scored by the
@@ -62,6 +63,7 @@ def build(name, args, vocabulary_size):
             num_classes=args.num_values,
             segment_length=args.segment_length,
             num_memory_tokens=args.num_memory_tokens,
+            position_encoding=args.position_encoding,
             **width,
         )
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
@@ -84,6 +86,7 @@ def main():
     parser.add_argument("--lstm-units", type=int, default=128)
     parser.add_argument("--segment-length", type=int, default=64)
     parser.add_argument("--num-memory-tokens", type=int, default=16)
+    parser.add_argument("--position-encoding", default="rotary")
     parser.add_argument("--steps", type=int, default=1000)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--learning-rate", type=float, default=3e-3)
