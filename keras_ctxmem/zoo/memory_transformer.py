@@ -56,6 +56,7 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
     Example:
     ```python
     import numpy as np
+    from keras_ctxmem.zoo.memory_transformer import RotaryMultiHeadAttention
     attention = RotaryMultiHeadAttention(num_heads=2, key_dim=8)
     x = np.random.rand(1, 5, 16).astype("float32")
     y = attention(x, x)  # (1, 5, 16)
@@ -94,6 +95,7 @@ class RotaryEncoderBlock(keras.layers.Layer):
     Example:
     ```python
     import numpy as np
+    from keras_ctxmem.zoo.memory_transformer import RotaryEncoderBlock
     block = RotaryEncoderBlock(num_heads=2, intermediate_dim=32)
     y = block(np.random.rand(1, 5, 16).astype("float32"))  # (1, 5, 16)
     ```
