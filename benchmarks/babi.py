@@ -121,7 +121,8 @@ def build_and_compile(args, vocabulary_size, steps_per_epoch):
             model.compile(
                 optimizer=paper_optimizer(
                     learning_rate, steps_per_epoch, args.batch_size
-                )
+                ),
+                jit_compile=not args.no_xla,
             )
             return model, callbacks
         learning_rate = learning_rate or cls.default_learning_rate
@@ -132,7 +133,10 @@ def build_and_compile(args, vocabulary_size, steps_per_epoch):
         model = cls.from_preset(preset, **overrides)
         learning_rate = learning_rate or 1e-3
     total_steps = args.epochs * steps_per_epoch
-    model.compile(optimizer=default_optimizer(learning_rate, total_steps=total_steps))
+    model.compile(
+        optimizer=default_optimizer(learning_rate, total_steps=total_steps),
+        jit_compile=not args.no_xla,
+    )
     return model, callbacks
 
 
@@ -184,6 +188,11 @@ def main():
     parser.add_argument("--max-memories", type=int, default=50)
     parser.add_argument("--max-length", type=int, default=256)
     parser.add_argument("--seed", type=int, default=1337)
+    parser.add_argument(
+        "--no-xla",
+        action="store_true",
+        help="jit_compile=False: much faster on CPU (see RESULTS.md)",
+    )
     parser.add_argument("--jsonl", help="also append one JSON line per task here")
     args = parser.parse_args()
 
