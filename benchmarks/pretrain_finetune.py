@@ -44,12 +44,9 @@ DATA = "/work/shared/data"
 
 def load(path, rows, eval_rows):
     data = read_text_classification(path)
-    texts, labels = [], []
-    for text, label in data.dataset.as_numpy_iterator():
-        texts.append(text.decode("utf-8"))
-        labels.append(int(label))
+    texts, labels = data.to_arrays()
     order = np.random.default_rng(0).permutation(len(texts))
-    texts, labels = np.array(texts, object)[order], np.array(labels, "int32")[order]
+    texts, labels = texts[order], labels[order]
     train_texts, train_labels = texts[:-eval_rows], labels[:-eval_rows]
     if rows:
         train_texts, train_labels = train_texts[:rows], train_labels[:rows]

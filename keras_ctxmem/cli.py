@@ -145,14 +145,14 @@ def _file_data(args):
         data = read_text_classification(args.data)
     except (OSError, ValueError) as error:
         raise CommandError(str(error)) from None
-    texts, labels = _to_arrays(data.dataset)
+    texts, labels = data.to_arrays()
     order = np.random.default_rng(args.seed).permutation(len(labels))
     if args.max_examples:
         order = order[: args.max_examples]
     num_val = max(1, int(len(order) * args.validation_split))
     val, tr = order[:num_val], order[num_val:]
     preprocessor = TextPreprocessor.from_corpus(
-        [text.decode("utf-8", "replace") for text in texts[tr]],
+        list(texts[tr]),
         vocabulary_size=args.vocabulary_size,
         sequence_length=args.sequence_length,
     )
@@ -172,14 +172,6 @@ def _file_data(args):
             "label_names": data.label_names,
         },
     }
-
-
-def _to_arrays(dataset):
-    import numpy as np
-
-    pairs = list(dataset.as_numpy_iterator())
-    texts = np.array([text for text, _ in pairs], dtype=object)
-    return texts, np.array([label for _, label in pairs], dtype="int32")
 
 
 def _report(model, x, y, out_dir):
@@ -232,7 +224,7 @@ def command_evaluate(args):
         data = read_text_classification(args.data, label_names=model.label_names)
     except (OSError, ValueError) as error:
         raise CommandError(str(error)) from None
-    texts, labels = _to_arrays(data.dataset)
+    texts, labels = data.to_arrays()
     out_dir = args.out or args.run_dir
     report = _report(model, texts, labels, out_dir)
     with open(os.path.join(out_dir, "evaluation.json"), "w") as f:

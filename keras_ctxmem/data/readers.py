@@ -111,6 +111,15 @@ class TextClassificationData:
     label_names: list
     num_examples: int
 
+    def to_arrays(self):
+        """`(texts, labels)`: an object array of str and an int32 array, in file
+        order, for `fit` and for splitting with numpy indexing."""
+        texts, labels = [], []
+        for text, label in self.dataset.as_numpy_iterator():
+            texts.append(text.decode("utf-8"))
+            labels.append(label)
+        return np.array(texts, dtype=object), np.array(labels, dtype="int32")
+
 
 def _detect_delimiter(path, first_line):
     extension = os.path.splitext(path)[1].lower()

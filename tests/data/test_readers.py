@@ -49,6 +49,9 @@ def test_tsv_with_a_header_and_integer_labels(tmp_path):
     spec = data.dataset.element_spec
     assert spec[0].dtype == tf.string and spec[0].shape == ()
     assert spec[1].dtype == tf.int32 and spec[1].shape == ()
+    texts, labels = data.to_arrays()
+    assert texts.tolist() == ["fine film", "dull"] and texts.dtype == object
+    assert labels.tolist() == [1, 0] and labels.dtype == np.int32
 
 
 def test_header_detected_with_names_and_absent_without(tmp_path):
