@@ -18,6 +18,7 @@ fine_tune(model, train_texts, train_labels, validation_data=(val_texts, val_labe
 import math
 
 import keras
+import tensorflow as tf
 
 from keras_ctxmem.zoo.zoo_model import check_sizes
 
@@ -151,7 +152,7 @@ def fine_tune(
     return model.fit(
         x,
         y,
-        batch_size=None if _is_dataset(x) else batch_size,
+        batch_size=None if isinstance(x, tf.data.Dataset) else batch_size,
         validation_data=validation_data,
         epochs=epochs,
         callbacks=callbacks,
@@ -159,12 +160,8 @@ def fine_tune(
     )
 
 
-def _is_dataset(x):
-    return hasattr(x, "cardinality")
-
-
 def _steps_per_epoch(x, batch_size):
-    if _is_dataset(x):
+    if isinstance(x, tf.data.Dataset):
         steps = int(x.cardinality())
         if steps < 1:
             raise ValueError(
