@@ -20,6 +20,7 @@ import tempfile
 import keras
 
 from keras_ctxmem import __version__
+from keras_ctxmem.layers.dropout import use_philox_dropout
 from keras_ctxmem.training import default_optimizer
 from keras_ctxmem.zoo.presets import get_preset, list_presets
 from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
@@ -129,6 +130,7 @@ class ZooModel(keras.Model):
                 f"Unknown argument(s) for {type(self).__name__}: {sorted(unknown)}"
             )
         super().__init__(*args, **kwargs)
+        use_philox_dropout(self)
         if dtype is not None:
             self.dtype_policy = keras.dtype_policies.get(dtype)
         self.preprocessor = preprocessor

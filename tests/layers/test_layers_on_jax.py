@@ -18,6 +18,7 @@ from keras_ctxmem.layers import (
     CrossModalAttention,
     FiLM,
     GatedMultimodalUnit,
+    PhiloxDropout,
 )
 
 rng = np.random.default_rng(0)
@@ -41,7 +42,7 @@ def heads():
     yield "rnn(cell)", keras.layers.RNN(ContextMemoryCell(8))(embedded)
     pooled = AttentionPooling(8)(embedded)
     yield "concat", ConcatFusion()([pooled, vector_in])
-    yield "gmu", GatedMultimodalUnit(8)([pooled, vector_in])
+    yield "gmu+dropout", PhiloxDropout(0.1)(GatedMultimodalUnit(8)([pooled, vector_in]))
 
 
 inputs = [tokens_in, patches_in, vector_in]
