@@ -366,6 +366,16 @@ class Seq2Seq(ZooModel):
 
     # === Training ===
 
+    def token_id_limits(self):
+        """The source and target vocabularies; the Transformer's length limit."""
+        max_length = (
+            self.max_sequence_length if self.architecture == "transformer" else None
+        )
+        return {
+            "encoder_token_ids": (self.source_vocabulary_size, max_length),
+            "decoder_token_ids": (self.target_vocabulary_size, max_length),
+        }
+
     def default_loss(self):
         return keras.losses.SparseCategoricalCrossentropy(
             from_logits=True, ignore_class=-1

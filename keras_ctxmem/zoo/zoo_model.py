@@ -24,6 +24,7 @@ from keras_ctxmem.layers.dropout import use_philox_dropout
 from keras_ctxmem.training import default_optimizer
 from keras_ctxmem.zoo.presets import get_preset, list_presets
 from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
+from keras_ctxmem.zoo.token_id_checks import check_model_token_ids
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
@@ -291,13 +292,30 @@ class ZooModel(keras.Model):
             return features
         return self.preprocessor(features)
 
+    def token_id_limits(self):
+        """`{input name: (vocabulary_size, max_length)}` for the token-id inputs.
+
+        `fit`, `evaluate`, `predict` and eager calls check the ids they receive
+        against these (`keras_ctxmem.zoo.token_id_checks`); None means no limit.
+        """
+        owner = getattr(self, "backbone", None) or self
+        vocabulary_size = getattr(owner, "vocabulary_size", None)
+        max_length = getattr(owner, "max_sequence_length", None)
+        return {
+            "token_ids": (vocabulary_size, max_length),
+            "story": (vocabulary_size, None),
+            "question": (vocabulary_size, None),
+        }
+
     def __call__(self, *args, **kwargs):
         inputs = args[0] if args else kwargs.get("inputs")
-        if not isinstance(inputs, keras.KerasTensor) and contains_strings(inputs):
-            raise ValueError(
-                "Calling the model directly does not preprocess strings: use "
-                "`model.predict(texts)`, or `model(model.preprocessor(texts))`."
-            )
+        if not isinstance(inputs, keras.KerasTensor):
+            if contains_strings(inputs):
+                raise ValueError(
+                    "Calling the model directly does not preprocess strings: use "
+                    "`model.predict(texts)`, or `model(model.preprocessor(texts))`."
+                )
+            check_model_token_ids(self, inputs)
         return super().__call__(*args, **kwargs)
 
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
@@ -312,6 +330,8 @@ class ZooModel(keras.Model):
             )
             y = batch_size = None
             kwargs["shuffle"] = False  # The dataset shuffles itself.
+        else:
+            check_model_token_ids(self, x)
         if validation_data is not None:
             is_tuple = isinstance(validation_data, tuple)
             if contains_strings(validation_data[0] if is_tuple else validation_data):
@@ -334,6 +354,8 @@ class ZooModel(keras.Model):
                 preprocess=self.preprocess_features,
             )
             y = batch_size = None
+        else:
+            check_model_token_ids(self, x)
         return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     def predict(self, x, batch_size=None, **kwargs):
@@ -342,6 +364,8 @@ class ZooModel(keras.Model):
                 x, batch_size=batch_size, preprocess=self.preprocess_features
             )
             batch_size = None
+        else:
+            check_model_token_ids(self, x)
         return super().predict(x, batch_size=batch_size, **kwargs)
 
     # === Training ===
