@@ -53,7 +53,10 @@ FAMILY_CLASSES = {
     "transformer": "TransformerClassifier",
     "lstm": "LSTMClassifier",
     "attentive_lstm": "AttentiveLSTMClassifier",
+    "memory_transformer": "MemoryTransformer",
 }
+# Families with no PyTorch reference: timed with `--no-torch` only.
+KERAS_ONLY_FAMILIES = ("memory_transformer",)
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_PREFIX = "BENCH_RESULT "
 
@@ -91,9 +94,10 @@ def synthetic_batch(vocabulary_size, batch_size, sequence_length, seed=0):
     return token_ids.astype("int32"), labels.astype("int32")
 
 
-def preset_config(preset, sequence_length):
+def preset_config(preset, sequence_length, dropout=None):
     """`(family, config, overrides)`; a Transformer's position embedding is
-    lengthened when `sequence_length` is longer than the preset's maximum."""
+    lengthened when `sequence_length` is longer than the preset's maximum, and
+    `dropout` (None: the model's default) goes to both frameworks."""
     from keras_ctxmem.zoo.presets import get_preset
 
     entry = get_preset(preset)
@@ -103,6 +107,10 @@ def preset_config(preset, sequence_length):
     overrides = {}
     if family == "transformer" and sequence_length > config["max_sequence_length"]:
         overrides["max_sequence_length"] = sequence_length
+    if family == "memory_transformer":
+        overrides["task"] = "sequence"  # one label per sequence, like the others
+    if dropout is not None:
+        overrides["dropout"] = dropout
     return family, {**config, **overrides}, overrides
 
 
@@ -116,13 +124,15 @@ def _median(times):
 class KerasRunner:
     """A compiled zoo model and a `fit` on one repeated batch."""
 
-    def __init__(self, preset, token_ids, labels, precision="float32", jit=True):
+    def __init__(
+        self, preset, token_ids, labels, precision="float32", jit=True, dropout=None
+    ):
         import keras
         import tensorflow as tf
 
         from keras_ctxmem import zoo
 
-        family, _, overrides = preset_config(preset, token_ids.shape[1])
+        family, _, overrides = preset_config(preset, token_ids.shape[1], dropout)
         if precision not in PRECISIONS:
             raise ValueError(f"`precision` must be one of {PRECISIONS}: {precision}")
         # The policy is set by the caller for the model's lifetime (see
@@ -313,6 +323,7 @@ def measure_training(
     repeats=3,
     with_torch=True,
     step_budget_s=None,
+    dropout=None,
     log=None,
 ):
     """Keras `fit` step time, tokens/s and peak memory, and the PyTorch ratio.
@@ -321,6 +332,7 @@ def measure_training(
         steps: timed steps per block; `repeats` blocks of each framework.
         with_torch: also time the PyTorch eager reference, interleaved.
         step_budget_s: stop after the warm-up if a step takes longer.
+        dropout: the dropout rate of both models; None: the model's default.
         log: a function taking progress lines (e.g. `print`), or None.
 
     Returns a dict (see the keys below; times in seconds).
@@ -330,7 +342,8 @@ def measure_training(
     from keras_ctxmem.training import set_precision
 
     log = log or (lambda _: None)
-    family, config, overrides = preset_config(preset, sequence_length)
+    family, config, overrides = preset_config(preset, sequence_length, dropout)
+    with_torch = with_torch and family not in KERAS_ONLY_FAMILIES
     token_ids, labels = synthetic_batch(
         config["vocabulary_size"], batch_size, sequence_length
     )
@@ -352,7 +365,7 @@ def measure_training(
     set_precision(precision)
     try:
         keras.utils.set_random_seed(0)
-        keras_runner = KerasRunner(preset, token_ids, labels, precision, jit)
+        keras_runner = KerasRunner(preset, token_ids, labels, precision, jit, dropout)
         result["parameters"] = keras_runner.model.count_params()
         start = time.perf_counter()
         warmup = keras_runner.run(2)
@@ -570,6 +583,7 @@ def _parser():
         command.add_argument("--repeats", type=int, default=3)
         command.add_argument("--no-torch", action="store_true")
         command.add_argument("--step-budget", type=float, default=None)
+        command.add_argument("--dropout", type=float, default=None)
         command.add_argument("--calls", type=int, default=50)
     return parser
 
@@ -588,6 +602,7 @@ def main(argv=None):
             repeats=args.repeats,
             with_torch=not args.no_torch and torch_available(),
             step_budget_s=args.step_budget,
+            dropout=args.dropout,
             log=log,
         )
     else:

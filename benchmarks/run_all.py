@@ -6,7 +6,7 @@ Every row carries the command that reproduces it alone. Examples:
 python benchmarks/run_all.py                      # the whole grid (~20 min)
 python benchmarks/run_all.py --section training --only transformer_small \\
     --seq 128 --precision float32 --xla on
-python benchmarks/run_all.py --section scaling --seq 2048
+python benchmarks/run_all.py --section scaling --only transformer_small --seq 2048
 python benchmarks/run_all.py --section inference --only lstm_small
 ```
 
@@ -36,11 +36,14 @@ TRAINING = [
     ("lstm_small", 128, 32, "float32", True),
     ("lstm_small", 128, 32, "float32", False),
     ("lstm_base", 128, 32, "float32", True),
+    ("lstm_base", 128, 32, "float32", False),
     ("attentive_lstm_small", 128, 32, "float32", True),
     ("attentive_lstm_small", 128, 32, "float32", False),
     ("attentive_lstm_base", 128, 32, "float32", True),
+    ("attentive_lstm_base", 128, 32, "float32", False),
 ]
-SCALING_PRESET = "transformer_small"
+# The MemoryTransformer has no PyTorch reference: its rows are Keras only.
+SCALING_PRESETS = ("transformer_small", "memory_transformer_small")
 SCALING_LENGTHS = (128, 512, 1024, 2048, 4096, 8192)
 SCALING_STEP_BUDGET_S = 60.0
 INFERENCE = ["transformer_small", "lstm_small", "attentive_lstm_small"]
@@ -77,7 +80,8 @@ def run_training(args, log):
                 f"--seq {seq}",
                 f"--precision {precision}",
                 f"--xla {'on' if jit else 'off'}",
-            ],
+            ]
+            + ([] if args.dropout is None else [f"--dropout {args.dropout}"]),
             args,
         )
         log(f"== {command}")
@@ -90,8 +94,11 @@ def run_training(args, log):
             f"--steps={args.steps}",
             f"--repeats={args.repeats}",
         ] + ([] if jit else ["--no-xla"])
+        if args.dropout is not None:
+            arguments.append(f"--dropout={args.dropout}")
         result = harness.run_in_subprocess(arguments, timeout_s=args.timeout)
-        result.update(preset=preset, sequence_length=seq, batch_size=batch)
+        label = preset if args.dropout is None else f"{preset}, dropout {args.dropout}"
+        result.update(preset=label, sequence_length=seq, batch_size=batch)
         result.update(precision=precision, jit=jit, command=command)
         log(_short(result))
         rows.append(result)
@@ -100,41 +107,39 @@ def run_training(args, log):
 
 def run_scaling(args, log):
     rows = []
-    too_big = None
-    for seq in SCALING_LENGTHS:
-        if not _selected(args, SCALING_PRESET, seq, "float32", True):
-            continue
-        command = _command(["--section scaling", f"--seq {seq}"])
-        if too_big is not None:
-            rows.append(
-                {
-                    "sequence_length": seq,
-                    "batch_size": 1,
-                    "status": f"skipped: {too_big} already over budget",
-                    "command": command,
-                }
+    for preset in SCALING_PRESETS:
+        too_big = None
+        for seq in SCALING_LENGTHS:
+            if not _selected(args, preset, seq, "float32", True):
+                continue
+            command = _command(
+                ["--section scaling", f"--only {preset}", f"--seq {seq}"]
             )
-            continue
-        log(f"== {command}")
-        long = seq >= 2048
-        result = harness.run_in_subprocess(
-            [
-                "train",
-                f"--preset={SCALING_PRESET}",
-                f"--sequence-length={seq}",
-                "--batch-size=1",
-                f"--steps={1 if long else args.steps}",
-                f"--repeats={args.repeats}",
-                f"--step-budget={SCALING_STEP_BUDGET_S}",
-            ],
-            memory_budget_mb=args.memory_budget,
-            timeout_s=args.timeout,
-        )
-        result.update(sequence_length=seq, batch_size=1, command=command)
-        if result.get("status") != "ok":
-            too_big = seq
-        log(_short(result))
-        rows.append(result)
+            row = {"preset": preset, "sequence_length": seq, "batch_size": 1}
+            if too_big is not None:
+                row.update(status=f"skipped: {too_big} already over budget")
+                rows.append({**row, "command": command})
+                continue
+            log(f"== {command}")
+            long = seq >= 2048
+            result = harness.run_in_subprocess(
+                [
+                    "train",
+                    f"--preset={preset}",
+                    f"--sequence-length={seq}",
+                    "--batch-size=1",
+                    f"--steps={1 if long else args.steps}",
+                    f"--repeats={args.repeats}",
+                    f"--step-budget={SCALING_STEP_BUDGET_S}",
+                ],
+                memory_budget_mb=args.memory_budget,
+                timeout_s=args.timeout,
+            )
+            result.update(row, command=command)
+            if result.get("status") != "ok":
+                too_big = seq
+            log(_short(result))
+            rows.append(result)
     return rows
 
 
@@ -224,16 +229,17 @@ def xla_table(rows):
 
 def scaling_table(rows):
     lines = [
-        f"| {SCALING_PRESET} seq | batch | Keras s/step | Keras tok/s "
+        "| preset | seq | batch | Keras s/step | Keras tok/s "
         "| Keras peak RSS MiB (+over runtime) | PyTorch s/step "
         "| PyTorch peak RSS MiB (+over runtime) | Keras/PyTorch | status | command |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         keras_s, torch_s = r.get("keras_step_s"), r.get("torch_step_s")
         tokens = r.get("keras_tokens_per_s") if r.get("status") == "ok" else None
         ratio = r.get("keras_vs_torch")
         cells = [
+            r["preset"],
             r["sequence_length"],
             r["batch_size"],
             f"{keras_s:.3f}" if keras_s else "–",
@@ -311,6 +317,7 @@ def main(argv=None):
     parser.add_argument("--seq", action="append", type=int, help="sequence length(s)")
     parser.add_argument("--precision", action="append", choices=harness.PRECISIONS)
     parser.add_argument("--xla", choices=("on", "off"), default=None)
+    parser.add_argument("--dropout", type=float, help="training rows: both models")
     parser.add_argument("--steps", type=int, default=5, help="steps per block")
     parser.add_argument("--repeats", type=int, default=3, help="blocks per framework")
     parser.add_argument("--timeout", type=int, default=900, help="s per subprocess")
