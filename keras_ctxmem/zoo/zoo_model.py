@@ -8,7 +8,9 @@ Subclasses build a functional graph in `__init__` (keras-hub style) and set
 - `model.save_to_preset(directory)` (`config.json`, `metadata.json`,
   `model.weights.h5`: keras-hub's layout);
 - `model.compile()` with defaults for the head (AdamW with warm-up and decay, the
-  right loss and metrics) and XLA on (`jit_compile=True`).
+  right loss and metrics) and XLA on (`jit_compile=True`);
+- token ids checked on the way in (`token_id_limits`, `token_id_checks`), and
+  dropout masks drawn with Philox, which XLA compiles well (`PhiloxDropout`).
 """
 
 import datetime
