@@ -306,7 +306,8 @@ def command_bench(args):
         raise CommandError(str(error)) from None
     if family not in harness.FAMILY_CLASSES:
         raise CommandError(f"`ctxmem bench` does not benchmark the '{family}' family")
-    with_torch = harness.torch_available()
+    has_reference = family not in harness.KERAS_ONLY_FAMILIES
+    with_torch = has_reference and harness.torch_available()
     print(
         f"Benchmarking {args.preset}: batch {args.batch_size} x "
         f"{args.sequence_length} tokens, {args.precision}, XLA "
@@ -335,6 +336,8 @@ def command_bench(args):
             f"ms, {result['torch_tokens_per_s']:,.0f} tokens/s"
         )
         print(f"Keras/PyTorch throughput: {result['keras_vs_torch']:.2f}x")
+    elif not has_reference:
+        print(f"No PyTorch reference for the '{family}' family: Keras only")
     else:
         print("PyTorch is not installed: no reference (pip install '.[bench]')")
 

@@ -35,3 +35,11 @@ def test_bench_prints_a_step_time(capsys):
 def test_bench_rejects_unknown_presets(capsys):
     assert cli.main(["bench", "--preset", "transformer_huge"]) == 2
     assert "transformer_tiny" in capsys.readouterr().err
+
+
+def test_bench_times_the_memory_transformer_alone(capsys):
+    args = [*ARGS[:2], "memory_transformer_tiny", *ARGS[3:]]
+    assert cli.main(args) == 0
+    out = capsys.readouterr().out
+    assert "Keras step time (median):" in out
+    assert "No PyTorch reference for the 'memory_transformer' family" in out
