@@ -54,9 +54,15 @@ FAMILY_CLASSES = {
     "lstm": "LSTMClassifier",
     "attentive_lstm": "AttentiveLSTMClassifier",
     "memory_transformer": "MemoryTransformer",
+    "multimodal": "MultimodalFusionClassifier",
+    "memory_network": "MemoryNetwork",
+    "seq2seq": "Seq2Seq",
 }
 # Families with no PyTorch reference: timed with `--no-torch` only.
-KERAS_ONLY_FAMILIES = ("memory_transformer",)
+KERAS_ONLY_FAMILIES = ("memory_transformer", "multimodal", "memory_network", "seq2seq")
+# Families whose output is not a `num_classes` classification.
+NO_NUM_CLASSES = ("memory_network", "seq2seq")
+SENTENCE_LENGTH = 8  # words per memory of the memory network's synthetic stories
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULT_PREFIX = "BENCH_RESULT "
 
@@ -94,6 +100,39 @@ def synthetic_batch(vocabulary_size, batch_size, sequence_length, seed=0):
     return token_ids.astype("int32"), labels.astype("int32")
 
 
+def synthetic_inputs(family, config, batch_size, sequence_length, seed=0):
+    """`(x, y)` of one batch for `family`, `sequence_length` tokens per example.
+
+    Token ids (and labels) as in `synthetic_batch`; a random image beside them
+    for the multimodal model; stories of `sequence_length // SENTENCE_LENGTH`
+    sentences and a question for the memory network (answer: a word); source
+    and target sequences of the same length for the encoder-decoder.
+    """
+    rng = np.random.default_rng(seed)
+    if family == "seq2seq":
+        source, _ = synthetic_batch(
+            config["source_vocabulary_size"], batch_size, sequence_length, seed
+        )
+        target, _ = synthetic_batch(
+            config["target_vocabulary_size"], batch_size, sequence_length, seed + 1
+        )
+        return {"encoder_token_ids": source, "decoder_token_ids": target}, target
+    token_ids, labels = synthetic_batch(
+        config["vocabulary_size"], batch_size, sequence_length, seed
+    )
+    if family == "multimodal":
+        image = rng.normal(size=(batch_size, *config["image_shape"]))
+        return {"token_ids": token_ids, "image": image.astype("float32")}, labels
+    if family == "memory_network":
+        memories = max(sequence_length // SENTENCE_LENGTH, 1)
+        story = token_ids[:, : memories * SENTENCE_LENGTH]
+        story = story.reshape(batch_size, memories, SENTENCE_LENGTH)
+        question = token_ids[:, :SENTENCE_LENGTH]
+        answers = rng.integers(1, config["vocabulary_size"], batch_size)
+        return {"story": story, "question": question}, answers.astype("int32")
+    return token_ids, labels
+
+
 def preset_config(preset, sequence_length, dropout=None):
     """`(family, config, overrides)`; a Transformer's position embedding is
     lengthened when `sequence_length` is longer than the preset's maximum, and
@@ -125,22 +164,24 @@ class KerasRunner:
     """A compiled zoo model and a `fit` on one repeated batch."""
 
     def __init__(
-        self, preset, token_ids, labels, precision="float32", jit=True, dropout=None
+        self, preset, x, y, sequence_length, precision="float32", jit=True, dropout=None
     ):
         import keras
         import tensorflow as tf
 
         from keras_ctxmem import zoo
 
-        family, _, overrides = preset_config(preset, token_ids.shape[1], dropout)
+        family, _, overrides = preset_config(preset, sequence_length, dropout)
         if precision not in PRECISIONS:
             raise ValueError(f"`precision` must be one of {PRECISIONS}: {precision}")
         # The policy is set by the caller for the model's lifetime (see
         # `measure_training`), so the optimizer and loss scaling see it too.
         model_cls = getattr(zoo, FAMILY_CLASSES[family])
-        self.model = model_cls.from_preset(preset, num_classes=2, **overrides)
+        if family not in NO_NUM_CLASSES:
+            overrides = {"num_classes": 2, **overrides}
+        self.model = model_cls.from_preset(preset, **overrides)
         self.model.compile(jit_compile=jit)
-        self.dataset = tf.data.Dataset.from_tensors((token_ids, labels)).repeat()
+        self.dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
 
         class StepTimes(keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
@@ -344,9 +385,7 @@ def measure_training(
     log = log or (lambda _: None)
     family, config, overrides = preset_config(preset, sequence_length, dropout)
     with_torch = with_torch and family not in KERAS_ONLY_FAMILIES
-    token_ids, labels = synthetic_batch(
-        config["vocabulary_size"], batch_size, sequence_length
-    )
+    x, y = synthetic_inputs(family, config, batch_size, sequence_length)
     result = {
         "preset": preset,
         "family": family,
@@ -365,7 +404,9 @@ def measure_training(
     set_precision(precision)
     try:
         keras.utils.set_random_seed(0)
-        keras_runner = KerasRunner(preset, token_ids, labels, precision, jit, dropout)
+        keras_runner = KerasRunner(
+            preset, x, y, sequence_length, precision, jit, dropout
+        )
         result["parameters"] = keras_runner.model.count_params()
         start = time.perf_counter()
         warmup = keras_runner.run(2)
@@ -383,7 +424,7 @@ def measure_training(
         torch_times = []
         if with_torch:
             torch_runner = TorchWorker(
-                family, config, token_ids, labels, precision, result["parameters"]
+                family, config, x, y, precision, result["parameters"]
             )
             result["torch_parameters"] = torch_runner.parameter_count
             result["torch_baseline_rss_mb"] = round(torch_runner.baseline_rss_mb)

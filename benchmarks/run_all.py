@@ -42,6 +42,19 @@ TRAINING = [
     ("attentive_lstm_base", 128, 32, "float32", True),
     ("attentive_lstm_base", 128, 32, "float32", False),
 ]
+# Families without a PyTorch reference: Keras step time and memory only.
+KERAS_ONLY_TRAINING = [
+    (f"{family}_{size}", 128, 32, "float32", jit)
+    for family in (
+        "memory_transformer",
+        "multimodal",
+        "memory_network",
+        "seq2seq_lstm",
+        "seq2seq_transformer",
+    )
+    for size in ("small", "base")
+    for jit in (True, False)
+]
 # The MemoryTransformer has no PyTorch reference: its rows are Keras only.
 SCALING_PRESETS = ("transformer_small", "memory_transformer_small")
 SCALING_LENGTHS = (128, 512, 1024, 2048, 4096, 8192)
@@ -64,13 +77,21 @@ def _selected(args, preset, seq, precision, jit):
     )
 
 
+def _count(value):
+    return "–" if value is None else f"{value:,.0f}"
+
+
+def _ratio(value):
+    return "–" if value is None else f"{value:.2f}×"
+
+
 def _ms(seconds):
     return f"{1000 * seconds:.1f}" if seconds == seconds else "–"
 
 
 def run_training(args, log):
     rows = []
-    for preset, seq, batch, precision, jit in TRAINING:
+    for preset, seq, batch, precision, jit in TRAINING + KERAS_ONLY_TRAINING:
         if not _selected(args, preset, seq, precision, jit):
             continue
         command = _command(
@@ -191,8 +212,8 @@ def training_table(rows):
             f"| {r['precision']} | {'on' if r['jit'] else 'off'} "
             f"| {_ms(r['keras_step_s'])} | {r['keras_tokens_per_s']:,.0f} "
             f"| {_ms(r.get('torch_step_s', float('nan')))} "
-            f"| {r.get('torch_tokens_per_s', 0):,.0f} "
-            f"| {r.get('keras_vs_torch', float('nan')):.2f}× "
+            f"| {_count(r.get('torch_tokens_per_s'))} "
+            f"| {_ratio(r.get('keras_vs_torch'))} "
             f"| {_rss(r, 'keras_peak_rss_mb', 'baseline_rss_mb')} "
             f"| {_rss(r, 'torch_peak_rss_mb', 'torch_baseline_rss_mb')} "
             f"| `{r['command']}` |"
