@@ -3,7 +3,7 @@
 Every row carries the command that reproduces it alone. Examples:
 
 ```
-python benchmarks/run_all.py                      # the whole grid (~20 min)
+python benchmarks/run_all.py                      # the whole grid (~1 h on 2 cores)
 python benchmarks/run_all.py --section training --only transformer_small \\
     --seq 128 --precision float32 --xla on
 python benchmarks/run_all.py --section scaling --only transformer_small --seq 2048

@@ -2,6 +2,9 @@
 
 import importlib.util
 
+import numpy as np
+import pytest
+
 from keras_ctxmem import cli
 
 ARGS = [
@@ -43,3 +46,17 @@ def test_bench_times_the_memory_transformer_alone(capsys):
     out = capsys.readouterr().out
     assert "Keras step time (median):" in out
     assert "No PyTorch reference for the 'memory_transformer' family" in out
+
+
+@pytest.mark.parametrize(
+    "preset",
+    ["multimodal_tiny", "memory_network_tiny", "seq2seq_transformer_tiny"],
+)
+def test_harness_feeds_every_family(preset):
+    from benchmarks import harness
+
+    family, config, _ = harness.preset_config(preset, 24)
+    x, y = harness.synthetic_inputs(family, config, 3, 24)
+    runner = harness.KerasRunner(preset, x, y, 24, jit=False)
+    assert len(runner.run(2)) == 2
+    assert np.isfinite(runner.model.evaluate(x, y, verbose=0)[0])
