@@ -86,7 +86,8 @@ def _ratio(value):
 
 
 def _ms(seconds):
-    return f"{1000 * seconds:.1f}" if seconds == seconds else "–"
+    missing = seconds is None or seconds != seconds  # absent or NaN
+    return "–" if missing else f"{1000 * seconds:.1f}"
 
 
 def run_training(args, log):
@@ -211,7 +212,7 @@ def training_table(rows):
             f"| {r['preset']} | {r['batch_size']} × {r['sequence_length']} "
             f"| {r['precision']} | {'on' if r['jit'] else 'off'} "
             f"| {_ms(r['keras_step_s'])} | {r['keras_tokens_per_s']:,.0f} "
-            f"| {_ms(r.get('torch_step_s', float('nan')))} "
+            f"| {_ms(r.get('torch_step_s'))} "
             f"| {_count(r.get('torch_tokens_per_s'))} "
             f"| {_ratio(r.get('keras_vs_torch'))} "
             f"| {_rss(r, 'keras_peak_rss_mb', 'baseline_rss_mb')} "

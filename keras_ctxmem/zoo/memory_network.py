@@ -454,6 +454,13 @@ class MemoryNetwork(ZooModel):
             optimizer = default_optimizer(learning_rate=self.default_learning_rate)
         super().compile(optimizer=optimizer, **kwargs)
 
+    def token_id_limits(self):
+        """Story and question words come from the one vocabulary."""
+        return {
+            "story": (self.vocabulary_size, None),
+            "question": (self.vocabulary_size, None),
+        }
+
     def attention_weights(self, inputs):
         """Attention of each hop over the memories, `(batch, num_hops, memories)`.
 

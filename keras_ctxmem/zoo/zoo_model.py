@@ -303,11 +303,7 @@ class ZooModel(keras.Model):
         owner = getattr(self, "backbone", None) or self
         vocabulary_size = getattr(owner, "vocabulary_size", None)
         max_length = getattr(owner, "max_sequence_length", None)
-        return {
-            "token_ids": (vocabulary_size, max_length),
-            "story": (vocabulary_size, None),
-            "question": (vocabulary_size, None),
-        }
+        return {"token_ids": (vocabulary_size, max_length)}
 
     def __call__(self, *args, **kwargs):
         inputs = args[0] if args else kwargs.get("inputs")
