@@ -1,7 +1,9 @@
 import keras
 import numpy as np
+import pytest
 import tensorflow as tf
 
+from keras_ctxmem import zoo
 from keras_ctxmem.layers import PhiloxDropout, use_philox_dropout
 from keras_ctxmem.lora import named_layers
 from keras_ctxmem.zoo import TransformerClassifier
@@ -75,6 +77,28 @@ def test_zoo_models_carry_no_plain_dropout():
     assert len(dropouts) == 5
     assert set(dropouts.values()) == {PhiloxDropout}
     assert any("self_attention_layer/" in path for path in dropouts)
+
+
+@pytest.mark.parametrize(
+    "model_cls, preset",
+    [
+        (zoo.LSTMClassifier, "lstm_tiny"),
+        (zoo.AttentiveLSTMClassifier, "attentive_lstm_tiny"),
+        (zoo.MultimodalFusionClassifier, "multimodal_tiny"),
+        (zoo.MemoryNetwork, "memory_network_tiny"),
+        (zoo.MemoryTransformer, "memory_transformer_tiny"),
+        (zoo.Seq2Seq, "seq2seq_lstm_tiny"),
+        (zoo.Seq2Seq, "seq2seq_transformer_tiny"),
+    ],
+)
+def test_every_family_converts_its_dropouts(model_cls, preset):
+    model = model_cls.from_preset(preset, dropout=0.1)
+    dropouts = [
+        type(layer)
+        for _, layer in named_layers(model)
+        if isinstance(layer, keras.layers.Dropout)
+    ]
+    assert dropouts and set(dropouts) == {PhiloxDropout}
 
 
 def test_use_philox_dropout_on_a_keras_model(tmp_path):
