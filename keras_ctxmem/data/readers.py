@@ -485,17 +485,27 @@ class BabiData:
     def __len__(self):
         return len(self.questions)
 
-    def to_arrays(self, vocabulary=None, max_memories=None, max_sentence_length=None):
+    def to_arrays(
+        self,
+        vocabulary=None,
+        max_memories=None,
+        max_sentence_length=None,
+        unknown_words="error",
+    ):
         """Word ids for a memory network.
 
         Args:
             vocabulary: a list of words, index 0 the padding `""`; by default
-                `babi_vocabulary(self)`. Pass one built from every split
-                (`babi_vocabulary(train, valid)`) so the ids agree.
+                `babi_vocabulary(self)`. Pass one built from the training
+                splits (`babi_vocabulary(train, valid)`) so the ids agree.
             max_memories: memories per story; longer stories keep the newest.
                 By default the longest story.
             max_sentence_length: words per statement and per question; longer
                 ones keep their first words. By default the longest.
+            unknown_words: `"error"` raises on a word missing from
+                `vocabulary`; `"drop"` leaves such words out of statements and
+                questions and gives an unknown answer the id -1, which no model
+                predicts (for test files read with a trained model's words).
 
         Returns:
             A dict: `story` int32 `(n, memories, words)`, statement `i` of a
@@ -503,7 +513,7 @@ class BabiData:
             `question` int32 `(n, words)`; `answer` int32 `(n,)`, the answer's
             index in `vocabulary`; and `vocabulary` itself.
         """
-        vocabulary, ids = self._word_ids(vocabulary)
+        vocabulary, ids = self._word_ids(vocabulary, unknown_words)
         if max_memories is None:
             max_memories = max(1, max(len(story) for story in self.stories))
         if max_sentence_length is None:
@@ -522,7 +532,7 @@ class BabiData:
                 story[row, slot, : len(sentence_ids)] = sentence_ids
             question_ids = ids(words)[:max_sentence_length]
             question[row, : len(question_ids)] = question_ids
-        answer = np.array([ids([word])[0] for word in self.answers], "int32")
+        answer = np.array([(ids([word]) or [-1])[0] for word in self.answers], "int32")
         return {
             "story": story,
             "question": question,
@@ -563,14 +573,22 @@ class BabiData:
         answer = np.array([ids([word])[0] for word in self.answers], "int32")
         return {"token_ids": token_ids, "answer": answer, "vocabulary": vocabulary}
 
-    def _word_ids(self, vocabulary):
+    def _word_ids(self, vocabulary, unknown_words="error"):
         """`(vocabulary, ids)`: the vocabulary (default: this data's) and a
-        function from words to their ids, which names a missing word."""
+        function from words to their ids, which names a missing word (or,
+        with `unknown_words="drop"`, leaves it out)."""
+        if unknown_words not in ("error", "drop"):
+            raise ValueError(
+                "`unknown_words` must be 'error' or 'drop'. "
+                f"Received: {unknown_words!r}"
+            )
         vocabulary = list(vocabulary) if vocabulary else babi_vocabulary(self)
         index = {word: i for i, word in enumerate(vocabulary)}
 
         def ids(words):
             missing = [word for word in words if word not in index]
+            if missing and unknown_words == "drop":
+                return [index[word] for word in words if word in index]
             if missing:
                 raise ValueError(
                     f"{missing[0]!r} is not in the vocabulary; build it from "

@@ -214,24 +214,34 @@ class MemoryAttention(keras.layers.Layer):
 
 
 class LinearStart(keras.callbacks.Callback):
-    """Linear start (LS, MemN2N section 4.2): the first `epochs` epochs of
-    `fit` without the softmax in the memory reads, then with it.
+    """Linear start (LS, MemN2N section 4.2): `fit` begins without the softmax
+    in the memory reads, then puts it back.
 
     At the start of each epoch it sets the `linear_start` variable of every
-    `MemoryAttention` layer of the model: 1 (linear) for epochs `0 ..
-    epochs - 1`, 0 (softmax) from epoch `epochs` on. The paper re-inserts the
-    softmax when the validation loss stops falling; a fixed epoch count needs
-    no held-out data. A `fit` shorter than `epochs` leaves the model linear.
+    `MemoryAttention` layer of the model: 1 (linear) while the start lasts, 0
+    (softmax) after. With `epochs=N` the start lasts N epochs (a `fit` shorter
+    than that leaves the model linear). With `monitor="val_loss"` it lasts, as
+    in the paper, until the monitored loss stops falling (the first epoch that
+    does not improve on the best so far), and at most `max_epochs`.
 
     Example:
     ```python
     model.fit(x, y, epochs=60, callbacks=[LinearStart(epochs=20)])
+    model.fit(x, y, validation_data=(xv, yv), epochs=60,
+              callbacks=[LinearStart(monitor="val_loss", max_epochs=30)])
     ```
     """
 
-    def __init__(self, epochs):
+    def __init__(self, epochs=None, monitor=None, max_epochs=None):
         super().__init__()
+        if (epochs is None) == (monitor is None):
+            raise ValueError(
+                "Give `LinearStart` either `epochs` (a fixed length) or `monitor` "
+                f"(a loss to watch). Received: epochs={epochs!r}, monitor={monitor!r}"
+            )
         self.epochs = epochs
+        self.monitor = monitor
+        self.max_epochs = max_epochs
 
     def on_train_begin(self, logs=None):
         self.flags = [
@@ -241,10 +251,33 @@ class LinearStart(keras.callbacks.Callback):
         ]
         if not self.flags:
             raise ValueError("`LinearStart` needs a model with `MemoryAttention`.")
+        self.linear = True
+        self.best = float("inf")
+        self.stopped_epoch = None
 
     def on_epoch_begin(self, epoch, logs=None):
+        if self.epochs is not None:
+            self.linear = epoch < self.epochs
+        elif self.max_epochs is not None and epoch >= self.max_epochs:
+            self.linear = False
+        if not self.linear and self.stopped_epoch is None:
+            self.stopped_epoch = epoch
         for flag in self.flags:
-            flag.assign(1.0 if epoch < self.epochs else 0.0)
+            flag.assign(1.0 if self.linear else 0.0)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.monitor is None or not self.linear:
+            return
+        value = (logs or {}).get(self.monitor)
+        if value is None:
+            raise ValueError(
+                f"`LinearStart` watches '{self.monitor}', which `fit` did not "
+                f"log (it logged {sorted(logs or {})}): pass `validation_data`."
+            )
+        if value < self.best:
+            self.best = value
+        else:
+            self.linear = False
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
@@ -297,6 +330,9 @@ class MemoryNetwork(ZooModel):
         dropout: dropout on the memory vectors and before the output matrix.
         random_noise: in training, the rate of empty memories inserted into
             the story (RN); needs `temporal_encoding`.
+        vocabulary: optionally, the words of the ids (`vocabulary[0]` is the
+            padding `""`), kept with the model so that it can read text
+            (`keras_ctxmem.babi.answer_questions`); `vocabulary_size` words.
     """
 
     preset_family = "memory_network"
@@ -313,6 +349,7 @@ class MemoryNetwork(ZooModel):
         weight_tying="adjacent",
         dropout=0.0,
         random_noise=0.0,
+        vocabulary=None,
         dtype=None,
         **kwargs,
     ):
@@ -325,6 +362,14 @@ class MemoryNetwork(ZooModel):
         check_rate("dropout", dropout)
         if random_noise and not temporal_encoding:
             raise ValueError("`random_noise` needs `temporal_encoding=True`.")
+        if vocabulary is not None and (
+            len(vocabulary) != vocabulary_size or vocabulary[0] != ""
+        ):
+            raise ValueError(
+                f"`vocabulary` must hold `vocabulary_size` ({vocabulary_size}) "
+                f'words, the padding "" first. Received {len(vocabulary)} words '
+                f"starting with {list(vocabulary[:2])}"
+            )
         if weight_tying not in WEIGHT_TYING:
             raise ValueError(
                 f"`weight_tying` must be one of {WEIGHT_TYING}. "
@@ -447,6 +492,7 @@ class MemoryNetwork(ZooModel):
         self.weight_tying = weight_tying
         self.dropout = dropout
         self.random_noise = random_noise
+        self.vocabulary = list(vocabulary) if vocabulary is not None else None
 
     def compile(self, optimizer="auto", **kwargs):
         """`ZooModel.compile`, with AdamW at `default_learning_rate` for `"auto"`."""
@@ -482,6 +528,7 @@ class MemoryNetwork(ZooModel):
                 "weight_tying": self.weight_tying,
                 "dropout": self.dropout,
                 "random_noise": self.random_noise,
+                "vocabulary": self.vocabulary,
             }
         )
         return config

@@ -319,3 +319,44 @@ print("ALL OK")
 @pytest.mark.slow  # a JAX subprocess; the shared JAX checks run in CI
 def test_forward_and_train_step_on_jax():
     assert "ALL OK" in run_under_jax(JAX_SCRIPT)
+
+
+def test_linear_start_until_the_validation_loss_stops_falling():
+    model = build()
+
+    def drive(start, losses):
+        """The flag in each epoch when `fit` logs these validation losses."""
+        start.set_model(model)
+        start.on_train_begin()
+        flags = []
+        for epoch, loss in enumerate(losses):
+            start.on_epoch_begin(epoch)
+            flags.append(float(model.memory_attention.linear_start))
+            start.on_epoch_end(epoch, {"loss": 1.0, "val_loss": loss})
+        return flags
+
+    start = LinearStart(monitor="val_loss")
+    # Linear while the loss falls (3.0, 2.0); 2.5 does not improve, so the
+    # softmax is back from the next epoch on, for good.
+    assert drive(start, [3.0, 2.0, 2.5, 1.0, 0.5]) == [1, 1, 1, 0, 0]
+    assert start.stopped_epoch == 3
+    capped = LinearStart(monitor="val_loss", max_epochs=2)
+    assert drive(capped, [3.0, 2.0, 1.0, 0.5]) == [1, 1, 0, 0]
+    fixed = LinearStart(epochs=1)
+    assert drive(fixed, [3.0, 2.0, 1.0]) == [1, 0, 0]
+
+    start.on_train_begin()
+    with pytest.raises(ValueError, match="validation_data"):
+        start.on_epoch_end(0, {"loss": 1.0})
+    with pytest.raises(ValueError, match="either"):
+        LinearStart()
+
+
+def test_vocabulary_is_kept_and_checked():
+    words = ["", "mary", "went", "kitchen"]
+    model = MemoryNetwork(vocabulary_size=4, embedding_dim=4, vocabulary=words)
+    assert MemoryNetwork.from_config(model.get_config()).vocabulary == words
+    with pytest.raises(ValueError, match="padding"):
+        MemoryNetwork(vocabulary_size=4, vocabulary=["mary", "", "went", "kitchen"])
+    with pytest.raises(ValueError, match="4"):
+        MemoryNetwork(vocabulary_size=4, vocabulary=words[:3])
