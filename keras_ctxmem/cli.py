@@ -51,6 +51,9 @@ def command_train(args):
         strategy = get_strategy(args.strategy)
     except ValueError as error:
         raise CommandError(str(error)) from None
+    if family == "memory_network" and args.data:
+        return _train_babi(args)
+    args.epochs = args.epochs or 8
     if family not in FAMILY_CLASSES:
         raise CommandError(
             f"`ctxmem train` trains the text classifiers "
@@ -108,6 +111,99 @@ def command_train(args):
         f"({model.count_params():,} parameters, {seconds:.0f} s training)."
     )
     print(f"Preset written to {os.path.join(args.out, 'preset')}")
+
+
+def _read_babi_or_fail(path, split, task_ids=None):
+    from keras_ctxmem.data.readers import read_babi
+
+    try:
+        if os.path.isdir(path):
+            return read_babi(path, split=split, task_ids=task_ids)
+        return read_babi(path)
+    except (OSError, ValueError) as error:
+        raise CommandError(str(error)) from None
+
+
+def _train_babi(args):
+    """bAbI with the MemN2N recipe: one model for the tasks read (joint when
+    several), validation from `qaN_valid.txt` or a seeded tenth of train."""
+    from keras_ctxmem.babi import (
+        JOINT,
+        PER_TASK,
+        split_validation,
+        train_memory_network,
+    )
+
+    train = _read_babi_or_fail(args.data, "train", args.babi_tasks)
+    try:
+        if not os.path.isdir(args.data):
+            raise CommandError("a single file holds no validation split")
+        valid = _read_babi_or_fail(args.data, "valid", args.babi_tasks)
+    except CommandError:
+        train, valid = split_validation(train, 0.1, seed=args.seed)
+    tasks = sorted(set(train.task_ids))
+    recipe = (JOINT if len(tasks) > 1 else PER_TASK).replace(
+        restarts=args.restarts, seed=args.seed
+    )
+    if args.epochs:
+        recipe = recipe.replace(epochs=args.epochs)
+    print(
+        f"Training {'one joint model on' if len(tasks) > 1 else 'a model on'} bAbI "
+        f"task(s) {tasks}: {len(train):,} training and {len(valid):,} validation "
+        f"questions, {recipe}"
+    )
+    started = time.time()
+    model, summary = train_memory_network(
+        train,
+        valid,
+        recipe,
+        jit_compile=not args.no_xla,
+        verbose=1 if sys.stdout.isatty() else 2,
+        log=lambda run: print(
+            f"run {run['run']}: validation mean error "
+            f"{100 * run['valid_mean_error']:.1f}%"
+        ),
+    )
+    model.save_to_preset(os.path.join(args.out, "preset"))
+    results = {
+        "preset": args.preset,
+        "data": args.data,
+        "tasks": tasks,
+        "train_seconds": round(time.time() - started, 1),
+        "valid_mean_error": summary["valid_mean_error"],
+        "valid_failed": summary["valid_failed"],
+        "valid_error": summary["valid_error"],
+        "train_error": summary["train_error"],
+        "runs": summary["runs"],
+    }
+    with open(os.path.join(args.out, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    print(
+        f"Validation: mean error {100 * summary['valid_mean_error']:.1f}%, "
+        f"{summary['valid_failed']} task(s) failed (> 5%). "
+        f"Preset written to {os.path.join(args.out, 'preset')}"
+    )
+
+
+def _evaluate_babi(model, args, out_dir):
+    from keras_ctxmem.babi import evaluate_memory_network
+    from keras_ctxmem.metrics import format_qa_table
+
+    data = _read_babi_or_fail(args.data, "test")
+    scores = evaluate_memory_network(model, data)
+    print(format_qa_table(scores))
+    evaluation = {
+        "data": args.data,
+        "accuracy": scores["accuracy"],
+        "num_examples": scores["num_examples"],
+        "mean_error": scores["mean_error"],
+        "num_failed": scores["num_failed"],
+        "failed_tasks": scores["failed_tasks"],
+        "per_task_error": {t: s["error"] for t, s in scores["per_task"].items()},
+    }
+    with open(os.path.join(out_dir, "evaluation.json"), "w") as f:
+        json.dump(evaluation, f, indent=2)
+    print(f"Accuracy {scores['accuracy']:.4f} on {scores['num_examples']:,} questions.")
 
 
 def _task_data(args, family):
@@ -216,8 +312,13 @@ def _load_run(path):
 
 def command_evaluate(args):
     from keras_ctxmem.data.readers import read_text_classification
+    from keras_ctxmem.zoo import MemoryNetwork
 
     model = _load_run(args.run_dir)
+    out_dir = args.out or args.run_dir
+    if isinstance(model, MemoryNetwork) and model.vocabulary is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        return _evaluate_babi(model, args, out_dir)
     if model.preprocessor is None:
         raise CommandError("this model takes token ids; evaluate it from Python")
     try:
@@ -225,7 +326,6 @@ def command_evaluate(args):
     except (OSError, ValueError) as error:
         raise CommandError(str(error)) from None
     texts, labels = data.to_arrays()
-    out_dir = args.out or args.run_dir
     report = _report(model, texts, labels, out_dir)
     with open(os.path.join(out_dir, "evaluation.json"), "w") as f:
         json.dump({"data": args.data, "report": report}, f, indent=2)
@@ -359,7 +459,21 @@ def build_parser():
         "--task", default="membership", help="built-in task: membership, recall"
     )
     train_parser.add_argument(
-        "--data", help="a TSV/CSV of texts and labels (instead of a built-in task)"
+        "--data",
+        help="a TSV/CSV of texts and labels (instead of a built-in task); for a "
+        "memory_network preset, a bAbI folder or file",
+    )
+    train_parser.add_argument(
+        "--babi-tasks",
+        type=int,
+        nargs="+",
+        help="bAbI tasks to read from a folder (default: all, one joint model)",
+    )
+    train_parser.add_argument(
+        "--restarts",
+        type=int,
+        default=1,
+        help="bAbI: training runs, the best on validation kept (default: 1)",
     )
     train_parser.add_argument("--validation-split", type=float, default=0.1)
     train_parser.add_argument("--vocabulary-size", type=int, default=8000)
@@ -367,7 +481,12 @@ def build_parser():
     train_parser.add_argument(
         "--max-examples", type=int, default=None, help="use only this many texts"
     )
-    train_parser.add_argument("--epochs", type=int, default=8)
+    train_parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="default: 8 (bAbI: the MemN2N recipe's, 100 per task, 60 joint)",
+    )
     train_parser.add_argument("--batch-size", type=int, default=32)
     train_parser.add_argument(
         "--learning-rate",
@@ -389,7 +508,12 @@ def build_parser():
         "evaluate", help="Evaluate a trained text classifier on a labelled file."
     )
     evaluate.add_argument("run_dir", help="a run directory or a preset directory")
-    evaluate.add_argument("--data", required=True, help="a TSV/CSV of texts and labels")
+    evaluate.add_argument(
+        "--data",
+        required=True,
+        help="a TSV/CSV of texts and labels; for a memory network, a bAbI file "
+        "or a folder of qaN_*test.txt files",
+    )
     evaluate.add_argument("--out", help="where to write evaluation.json and plots")
     evaluate.set_defaults(run=command_evaluate)
 

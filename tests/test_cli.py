@@ -134,3 +134,27 @@ def test_every_command_has_help(capsys):
         except SystemExit as done:
             assert done.code == 0
         assert "usage: ctxmem" in capsys.readouterr().out
+
+
+def test_train_and_evaluate_a_memory_network_on_babi_files(tmp_path, capsys):
+    sample = os.path.join(
+        os.path.dirname(__file__), "..", "tutorials", "data", "babi_qa1_sample"
+    )
+    official = tmp_path / "en"  # the official layout: long names, no valid file
+    official.mkdir()
+    train_text = open(os.path.join(sample, "qa1_sample_train.txt")).read()
+    (official / "qa1_single-supporting-fact_train.txt").write_text(train_text)
+    test_file = official / "qa1_single-supporting-fact_test.txt"
+    test_file.write_text(open(os.path.join(sample, "qa1_sample_valid.txt")).read())
+    run = str(tmp_path / "run")
+    argv = ["train", "memory_network_tiny", "--data", str(official)]
+    assert cli.main([*argv, "--epochs", "2", "--no-xla", "--out", run]) == 0
+    assert "900 training and 100 validation questions" in capsys.readouterr().out
+    results = json.loads(open(os.path.join(run, "results.json")).read())
+    assert results["tasks"] == [1] and set(results["valid_error"]) == {"1"}
+
+    out = str(tmp_path / "evaluation")
+    assert cli.main(["evaluate", run, "--data", str(official), "--out", out]) == 0
+    evaluation = json.loads(open(os.path.join(out, "evaluation.json")).read())
+    assert evaluation["num_examples"] == 200  # the test file, not train
+    assert evaluation["per_task_error"]["1"] == 1 - evaluation["accuracy"]
