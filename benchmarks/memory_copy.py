@@ -1,5 +1,5 @@
-"""Copy task over several segments: a `MemoryTransformer` against a Transformer
-that sees only the last segment.
+"""Copy task over several segments: a `MemoryTransformer` (RMT memory tokens,
+or Transformer-XL's cache) against a Transformer that sees only the last segment.
 
 `copy_task` puts `--num-tokens` symbols at the start, then blanks, then one
 marker per symbol at the end; the labels at the markers are the symbols in
@@ -13,6 +13,9 @@ The `MemoryTransformer` learns by a curriculum over the number of segments, as
 RMT does: `--steps-per-stage` steps on sequences of 1 segment, then 2, ... up
 to `--segments` (the last stage gets `--final-steps`), each step on fresh data;
 `--no-curriculum` spends the same steps on `--segments` segments only.
+`--recurrence cache` trains the same blocks with Transformer-XL's segment-level
+recurrence instead of memory tokens (each segment attends to the previous one's
+cached states, gradient stopped), as in RMT's own comparison.
 The baseline trains for the same total steps on the last segment of
 `--segments`-segment sequences. The printed accuracy is over the marker
 positions of held-out sequences, for the MemoryTransformer also at longer
@@ -20,6 +23,7 @@ sequences than it was trained on (`--eval-segments`).
 
     python benchmarks/memory_copy.py --preset memory_transformer_tiny \
         --segment-length 8 --segments 6 --steps-per-stage 150 --final-steps 600
+    python benchmarks/memory_copy.py --segments 9 --recurrence cache --no-baseline
 """
 
 import argparse
@@ -35,6 +39,12 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="memory_transformer_tiny")
     parser.add_argument("--position-encoding", default="rotary")
+    parser.add_argument(
+        "--recurrence", choices=("memory_tokens", "cache"), default="memory_tokens"
+    )
+    parser.add_argument(
+        "--baseline", action=argparse.BooleanOptionalAction, default=True
+    )
     parser.add_argument("--segment-length", type=int, default=8)
     parser.add_argument("--num-memory-tokens", type=int, default=8)
     parser.add_argument("--segments", type=int, default=6)
@@ -74,6 +84,7 @@ def main():
         segment_length=args.segment_length,
         num_memory_tokens=args.num_memory_tokens,
         position_encoding=args.position_encoding,
+        recurrence=args.recurrence,
     )
     baseline = TransformerTokenClassifier.from_preset(
         args.preset.replace("memory_transformer", "transformer"),
@@ -107,12 +118,15 @@ def main():
         x_val, y_val = data(args.valid, segments, seed=args.seed + 1)
         _, accuracy = memory.evaluate(x_val, y_val, verbose=0)
         print(
-            f"MemoryTransformer ({args.position_encoding}), {segments} segments: "
+            f"MemoryTransformer ({args.recurrence}, {args.position_encoding}), "
+            f"{segments} segments: "
             f"accuracy {accuracy:.4f} ({memory.count_params():,} parameters, "
             f"{seconds:.0f} s training)",
             flush=True,
         )
 
+    if not args.baseline:
+        return
     baseline.compile(optimizer=keras.optimizers.Adam(args.learning_rate))
     last = slice(-args.segment_length, None)
     x, y = data(total_steps * args.batch_size, args.segments, seed=args.seed + 100)

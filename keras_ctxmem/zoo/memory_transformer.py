@@ -42,6 +42,7 @@ from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 TASKS = ("token", "sequence")
 POSITION_ENCODINGS = ("rotary", "learned")
+RECURRENCES = ("memory_tokens", "cache")
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
@@ -51,7 +52,9 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
 
     `keras_hub.layers.RotaryEmbedding` rotates each head's query and key by
     their positions in the sequence, so the attention scores depend on the
-    distance between two positions, not on where they are.
+    distance between two positions, not on where they are. When the keys are
+    longer than the queries (a cache of earlier positions in front, as in
+    Transformer-XL), the queries are the last positions of the keys.
 
     Example:
     ```python
@@ -73,7 +76,8 @@ class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
         )
 
     def _compute_attention(self, query, key, value, *args, **kwargs):
-        query = self.rotary_embedding(query)
+        offset = ops.shape(key)[1] - ops.shape(query)[1]
+        query = self.rotary_embedding(query, start_index=offset)
         key = self.rotary_embedding(key)
         return super()._compute_attention(query, key, value, *args, **kwargs)
 
@@ -89,8 +93,11 @@ class RotaryEncoderBlock(keras.layers.Layer):
 
     `x + attention(norm(x))`, then `x + feed_forward(norm(x))` (GELU), as
     `keras_hub.layers.TransformerEncoder(normalize_first=True)` but with
-    `RotaryMultiHeadAttention` and no dropout. `call(inputs, padding_mask=None)`
-    with `padding_mask` `(batch, time)`, True at the positions to attend to.
+    `RotaryMultiHeadAttention` and no dropout. `call(inputs, padding_mask=None,
+    context=None, context_mask=None)` with `padding_mask` `(batch, time)`, True
+    at the positions to attend to; `context` `(batch, context_time, dim)`, if
+    given, is attended to in front of the inputs (Transformer-XL's cache of the
+    previous segment), with its own `context_mask`.
 
     Example:
     ```python
@@ -136,17 +143,31 @@ class RotaryEncoderBlock(keras.layers.Layer):
         self.feed_forward_inner.build(inputs_shape)
         self.feed_forward_outer.build((*inputs_shape[:-1], self.intermediate_dim))
 
-    def call(self, inputs, padding_mask=None):
-        attention_mask = None
-        if padding_mask is not None:
-            attention_mask = ops.cast(padding_mask, "bool")[:, None, :]
+    def call(self, inputs, padding_mask=None, context=None, context_mask=None):
         normed = self.attention_norm(inputs)
-        x = inputs + self.attention(normed, normed, attention_mask=attention_mask)
+        keys, key_mask = normed, padding_mask
+        if context is not None:
+            keys = ops.concatenate([self.attention_norm(context), normed], axis=1)
+            if padding_mask is None:
+                padding_mask = ops.ones_like(normed[..., 0], dtype="bool")
+            key_mask = ops.concatenate(
+                [ops.cast(context_mask, "bool"), ops.cast(padding_mask, "bool")], 1
+            )
+        attention_mask = None
+        if key_mask is not None:
+            attention_mask = ops.cast(key_mask, "bool")[:, None, :]
+        x = inputs + self.attention(normed, keys, attention_mask=attention_mask)
         return x + self.feed_forward_outer(
             self.feed_forward_inner(self.feed_forward_norm(x))
         )
 
-    def compute_output_shape(self, inputs_shape, padding_mask_shape=None):
+    def compute_output_shape(
+        self,
+        inputs_shape,
+        padding_mask_shape=None,
+        context_shape=None,
+        context_mask_shape=None,
+    ):
         return tuple(inputs_shape)
 
     def get_config(self):
@@ -180,6 +201,13 @@ class RecurrentMemoryCell(keras.layers.Layer):
     rotary positions were added; kept to load models saved then). The blocks have no
     dropout (random ops inside the recurrence would need their seeds threaded
     through it): apply dropout before and after the recurrence instead.
+
+    `recurrence="cache"` replaces the memory tokens by Transformer-XL's
+    segment-level recurrence (Dai et al. 2019): each block also attends to the
+    states its input had in the previous segment, cached with their gradient
+    stopped (rotary positions only). The states are then that cache,
+    `(batch, num_layers * segment_length * hidden_dim)`, and its padding mask,
+    `(batch, segment_length)`: a fixed size, whatever the sequence length.
     """
 
     def __init__(
@@ -192,6 +220,7 @@ class RecurrentMemoryCell(keras.layers.Layer):
         intermediate_dim,
         bptt_segments=None,
         position_encoding="rotary",
+        recurrence="memory_tokens",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -203,7 +232,11 @@ class RecurrentMemoryCell(keras.layers.Layer):
         self.intermediate_dim = intermediate_dim
         self.bptt_segments = bptt_segments
         self.position_encoding = position_encoding
-        self.state_size = [num_memory_tokens * hidden_dim, 1]
+        self.recurrence = recurrence
+        if recurrence == "cache":
+            self.state_size = [num_layers * segment_length * hidden_dim, segment_length]
+        else:
+            self.state_size = [num_memory_tokens * hidden_dim, 1]
         self.output_size = segment_length * hidden_dim
         if position_encoding == "rotary":
             self.encoder_blocks = [
@@ -233,6 +266,11 @@ class RecurrentMemoryCell(keras.layers.Layer):
         )
 
     def build(self, input_shape=None):
+        if self.recurrence == "cache":
+            for block in self.encoder_blocks:
+                block.build((None, self.segment_length, self.hidden_dim))
+            self.final_norm.build((None, self.segment_length, self.hidden_dim))
+            return
         window = self.num_memory_tokens + self.segment_length
         self.memory = self.add_weight(
             shape=(self.num_memory_tokens, self.hidden_dim),
@@ -249,12 +287,21 @@ class RecurrentMemoryCell(keras.layers.Layer):
             block.build((None, window, self.hidden_dim))
         self.final_norm.build((None, window, self.hidden_dim))
 
-    def initial_memory(self, batch_size):
-        """The learned memory of the first segment, flattened per example."""
+    def initial_states(self, batch_size):
+        """The states of the first segment: the learned memory, flattened per
+        example, and the segment index (-1); or an empty cache."""
+        if self.recurrence == "cache":
+            return [
+                ops.zeros((batch_size, size), dtype=self.compute_dtype)
+                for size in self.state_size
+            ]
         memory = ops.reshape(ops.cast(self.memory, self.compute_dtype), (1, -1))
-        return ops.broadcast_to(memory, (batch_size, ops.shape(memory)[1]))
+        memory = ops.broadcast_to(memory, (batch_size, ops.shape(memory)[1]))
+        return [memory, -ops.ones((batch_size, 1), dtype=self.compute_dtype)]
 
     def call(self, inputs, states, training=None):
+        if self.recurrence == "cache":
+            return self._call_with_cache(inputs, states)
         num_memory, hidden_dim = self.num_memory_tokens, self.hidden_dim
         old_memory = ops.reshape(states[0], (-1, num_memory, hidden_dim))
         # The segment index modulo `bptt_segments`, -1 at the first segment:
@@ -280,6 +327,29 @@ class RecurrentMemoryCell(keras.layers.Layer):
         new_states = [ops.reshape(new_memory, (-1, num_memory * hidden_dim))]
         return outputs, new_states + [phase]
 
+    def _call_with_cache(self, inputs, states):
+        length, hidden_dim = self.segment_length, self.hidden_dim
+        cache = ops.reshape(states[0], (-1, self.num_layers, length, hidden_dim))
+        cache_mask = states[1] > 0
+        inputs = ops.reshape(inputs, (-1, length, hidden_dim + 1))
+        x, token_mask = inputs[..., :-1], inputs[..., -1] > 0
+        layer_inputs = []
+        for i, block in enumerate(self.encoder_blocks):
+            layer_inputs.append(ops.stop_gradient(x))
+            x = block(
+                x, padding_mask=token_mask, context=cache[:, i], context_mask=cache_mask
+            )
+        outputs = ops.reshape(self.final_norm(x), (-1, self.output_size))
+        # A segment without real tokens leaves the cache as it was.
+        has_tokens = ops.any(token_mask, axis=1)
+        new_cache = ops.where(
+            has_tokens[:, None, None, None], ops.stack(layer_inputs, axis=1), cache
+        )
+        new_mask = ops.where(
+            has_tokens[:, None], ops.cast(token_mask, states[1].dtype), states[1]
+        )
+        return outputs, [ops.reshape(new_cache, ops.shape(states[0])), new_mask]
+
     def get_config(self):
         config = super().get_config()
         config.update(
@@ -292,6 +362,7 @@ class RecurrentMemoryCell(keras.layers.Layer):
                 "intermediate_dim": self.intermediate_dim,
                 "bptt_segments": self.bptt_segments,
                 "position_encoding": self.position_encoding,
+                "recurrence": self.recurrence,
             }
         )
         return config
@@ -320,6 +391,7 @@ class RecurrentMemoryEncoder(keras.layers.Layer):
         intermediate_dim,
         bptt_segments=None,
         position_encoding="rotary",
+        recurrence="memory_tokens",
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -332,6 +404,7 @@ class RecurrentMemoryEncoder(keras.layers.Layer):
             intermediate_dim=intermediate_dim,
             bptt_segments=bptt_segments,
             position_encoding=position_encoding,
+            recurrence=recurrence,
             dtype=self.dtype_policy,
             name="recurrent_memory_cell",
         )
@@ -355,10 +428,7 @@ class RecurrentMemoryEncoder(keras.layers.Layer):
         token_mask = ops.cast(padding_mask_from(token_ids), embedded.dtype)
         steps = ops.concatenate([embedded, token_mask[..., None]], axis=-1)
         steps = ops.reshape(steps, (batch, -1, segment_length * (hidden_dim + 1)))
-        initial_state = [
-            self.cell.initial_memory(batch),
-            -ops.ones((batch, 1), dtype=embedded.dtype),
-        ]
+        initial_state = self.cell.initial_states(batch)
         outputs = self.recurrence(steps, initial_state=initial_state)
         return ops.reshape(outputs, (batch, -1, hidden_dim))[:, :time]
 
@@ -379,6 +449,7 @@ class RecurrentMemoryEncoder(keras.layers.Layer):
                     "intermediate_dim",
                     "bptt_segments",
                     "position_encoding",
+                    "recurrence",
                 )
             }
         )
@@ -409,6 +480,11 @@ class MemoryTransformer(ZooModel):
             and keys inside the window) or `"learned"` (a learned embedding of
             the window's positions; configurations saved without this argument
             load as `"learned"`, the only choice when they were saved).
+        recurrence: `"memory_tokens"` (default: RMT, memory tokens carried
+            from segment to segment) or `"cache"` (Transformer-XL: each block
+            also attends to the previous segment's states, gradient stopped;
+            `num_memory_tokens` and `bptt_segments` are then unused, and
+            positions must be rotary).
 
     Example:
     ```python
@@ -438,6 +514,7 @@ class MemoryTransformer(ZooModel):
         dropout=0.0,
         bptt_segments=None,
         position_encoding="rotary",
+        recurrence="memory_tokens",
         dtype=None,
         **kwargs,
     ):
@@ -465,6 +542,15 @@ class MemoryTransformer(ZooModel):
                 f"`position_encoding` must be one of {POSITION_ENCODINGS}. "
                 f"Received: {position_encoding!r}"
             )
+        if recurrence not in RECURRENCES:
+            raise ValueError(
+                f"`recurrence` must be one of {RECURRENCES}. Received: {recurrence!r}"
+            )
+        if recurrence == "cache" and position_encoding != "rotary":
+            raise ValueError(
+                "`recurrence='cache'` (Transformer-XL) needs rotary positions: "
+                "learned ones cover only one window."
+            )
         # === Layers ===
         self.token_embedding = keras.layers.Embedding(
             vocabulary_size, hidden_dim, dtype=dtype, name="token_embedding"
@@ -481,6 +567,7 @@ class MemoryTransformer(ZooModel):
             intermediate_dim=intermediate_dim,
             bptt_segments=bptt_segments,
             position_encoding=position_encoding,
+            recurrence=recurrence,
             dtype=dtype,
             name="recurrent_memory_encoder",
         )
@@ -508,6 +595,7 @@ class MemoryTransformer(ZooModel):
         self.dropout = dropout
         self.bptt_segments = bptt_segments
         self.position_encoding = position_encoding
+        self.recurrence = recurrence
 
     @classmethod
     def from_config(cls, config):
@@ -542,6 +630,7 @@ class MemoryTransformer(ZooModel):
                 "dropout": self.dropout,
                 "bptt_segments": self.bptt_segments,
                 "position_encoding": self.position_encoding,
+                "recurrence": self.recurrence,
             }
         )
         return config

@@ -318,3 +318,49 @@ print("ALL OK")
 @pytest.mark.slow  # a JAX subprocess; the shared JAX checks run in CI
 def test_forward_and_training_step_on_jax():
     assert "ALL OK" in run_under_jax(JAX_SCRIPT)
+
+
+def test_transformer_xl_cache_reaches_the_next_segment_only_without_gradient():
+    import tensorflow as tf
+
+    model = tiny(num_classes=3, recurrence="cache")
+    cell = model.encoder.cell
+    assert not hasattr(cell, "memory")  # no memory tokens
+    assert cell.state_size == [1 * 4 * 32, 4]  # one block's cache of a segment
+    before = keras.ops.convert_to_numpy(model(TOKENS))
+    changed = TOKENS.copy()
+    changed[0, 0] = 11  # first segment of row 0
+    after = keras.ops.convert_to_numpy(model(changed))
+    assert np.abs(after[0, 4] - before[0, 4]).max() > 1e-5  # the next segment
+    assert_allclose(after[1], before[1])
+
+    embedded = model.token_embedding(TOKENS[:1])
+    with tf.GradientTape() as tape:
+        tape.watch(embedded)
+        features = model.encoder(embedded, TOKENS[:1])
+        loss = tf.reduce_sum(features[:, 4])  # a token of the second segment
+    gradient = tape.gradient(loss, embedded).numpy()
+    assert np.abs(gradient[0, 4:8]).max() > 0  # its own segment
+    assert np.abs(gradient[0, :4]).max() == 0  # the cache is gradient-stopped
+
+
+@pytest.mark.parametrize("task", ["token", "sequence"])
+def test_transformer_xl_padding_changes_nothing_and_state_is_bounded(task):
+    model = tiny(num_classes=3, task=task, recurrence="cache")
+    short = keras.ops.convert_to_numpy(model(TOKENS))
+    long = keras.ops.convert_to_numpy(model(pad_right(TOKENS, 23)))
+    if task == "token":
+        real = TOKENS != 0
+        np.testing.assert_allclose(long[:, :10][real], short[real], atol=1e-5)
+    else:
+        np.testing.assert_allclose(long, short, atol=1e-5)
+    count = model.count_params()
+    token_ids = np.random.default_rng(0).integers(1, 50, (2, 1024)).astype("int32")
+    assert np.isfinite(keras.ops.convert_to_numpy(model(token_ids))).all()
+    assert model.count_params() == count
+    config = model.get_config()
+    assert MemoryTransformer.from_config(config).recurrence == "cache"
+    with pytest.raises(ValueError, match="rotary"):
+        tiny(recurrence="cache", position_encoding="learned")
+    with pytest.raises(ValueError, match="recurrence"):
+        tiny(recurrence="lstm")
