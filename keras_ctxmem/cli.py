@@ -78,7 +78,7 @@ def command_train(args):
         backup_dir=os.path.join(args.out, "backup"),
         log_dir=os.path.join(args.out, "logs"),
         optimizer=optimizer,
-        jit_compile=not args.no_xla,
+        jit_compile=_jit_compile(args),
         validation_data=(data["x_val"], data["y_val"]),
         verbose=1 if sys.stdout.isatty() else 2,  # progress bars in a terminal
     )
@@ -111,6 +111,11 @@ def command_train(args):
         f"({model.count_params():,} parameters, {seconds:.0f} s training)."
     )
     print(f"Preset written to {os.path.join(args.out, 'preset')}")
+
+
+def _jit_compile(args):
+    """`--xla` forces XLA, `--no-xla` turns it off, else the device's fastest."""
+    return True if args.xla else False if args.no_xla else "auto"
 
 
 def _read_babi_or_fail(path, split, task_ids=None):
@@ -157,7 +162,7 @@ def _train_babi(args):
         train,
         valid,
         recipe,
-        jit_compile=not args.no_xla,
+        jit_compile=_jit_compile(args),
         verbose=1 if sys.stdout.isatty() else 2,
         log=lambda run: print(
             f"run {run['run']}: validation mean error "
@@ -495,7 +500,11 @@ def build_parser():
         help="default: 3e-3 on built-in tasks, 1e-3 on text",
     )
     train_parser.add_argument("--seed", type=int, default=0)
-    train_parser.add_argument("--no-xla", action="store_true", help="jit_compile=False")
+    xla = train_parser.add_mutually_exclusive_group()
+    xla.add_argument(
+        "--xla", action="store_true", help="force XLA (default: on GPU/TPU only)"
+    )
+    xla.add_argument("--no-xla", action="store_true", help="never XLA")
     train_parser.add_argument(
         "--strategy",
         default="default",

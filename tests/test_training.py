@@ -39,3 +39,19 @@ def test_set_precision_checks_the_name():
     assert keras.config.dtype_policy().name == "mixed_bfloat16"
     with pytest.raises(ValueError, match="mixed_float16"):
         set_precision("float8")
+
+
+def test_default_compile_is_the_fastest_executor_for_the_device():
+    import tensorflow as tf
+
+    from keras_ctxmem.training import resolve_jit_compile
+    from keras_ctxmem.zoo import LSTMClassifier
+
+    on_accelerator = bool(tf.config.list_physical_devices("GPU"))
+    assert resolve_jit_compile("auto") is on_accelerator  # TensorFlow backend
+    assert resolve_jit_compile(True) is True and resolve_jit_compile(False) is False
+    model = LSTMClassifier.from_preset("lstm_tiny", vocabulary_size=20)
+    model.compile()
+    assert model.jit_compile is on_accelerator
+    model.compile(jit_compile=True)
+    assert model.jit_compile is True

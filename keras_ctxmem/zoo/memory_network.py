@@ -309,7 +309,7 @@ class MemoryNetwork(ZooModel):
     the first epochs without the memory softmax. Embeddings start from
     N(0, 0.1) as in the paper. Logits are float32 under any policy.
 
-    `compile()` uses the zoo's defaults (AdamW, cross-entropy, accuracy, XLA)
+    `compile()` uses the zoo's defaults (AdamW, cross-entropy, accuracy)
     with a learning rate of `1e-2` (`default_learning_rate`; the paper trains
     with SGD at 0.01) instead of the zoo's `1e-3`: at `1e-3` the model settles
     on "answer from the latest sentence" (the temporal encoding learns first

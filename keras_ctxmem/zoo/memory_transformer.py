@@ -493,7 +493,7 @@ class MemoryTransformer(ZooModel):
     model = MemoryTransformer.from_preset(
         "memory_transformer_tiny", vocabulary_size=50, task="sequence"
     )
-    model.compile()  # AdamW, cross-entropy, accuracy, XLA
+    model.compile()  # AdamW, cross-entropy, accuracy, XLA where it is faster
     model.fit(np.array([[4, 7, 0], [9, 2, 5]]), np.array([0, 1]), verbose=0)
     ```
     """

@@ -28,7 +28,7 @@ model = Seq2Seq.from_preset(
 )
 source = np.array([[5, 9, 3, 0]])
 decoder_inputs, labels = shift_targets(np.array([[3, 9, 5, 2]]), start_id=1)
-model.compile()  # AdamW, cross-entropy ignoring -1 labels, token accuracy, XLA
+model.compile()  # AdamW, cross-entropy ignoring -1 labels, token accuracy
 model.fit({"encoder_token_ids": source, "decoder_token_ids": decoder_inputs}, labels)
 tokens = model.generate(source, max_length=6)  # (1, 6) int32, 0 after end_id
 ```

@@ -221,7 +221,7 @@ class TransformerClassifier(TransformerTask):
     import numpy as np
     from keras_ctxmem.zoo import TransformerClassifier
     model = TransformerClassifier.from_preset("transformer_tiny", num_classes=3)
-    model.compile()  # AdamW, sparse categorical cross-entropy, accuracy, XLA
+    model.compile()  # AdamW, cross-entropy, accuracy
     model.fit(np.array([[4, 7, 0], [9, 2, 5]]), np.array([0, 2]), verbose=0)
     ```
     """

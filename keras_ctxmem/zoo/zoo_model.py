@@ -8,7 +8,9 @@ Subclasses build a functional graph in `__init__` (keras-hub style) and set
 - `model.save_to_preset(directory)` (`config.json`, `metadata.json`,
   `model.weights.h5`: keras-hub's layout);
 - `model.compile()` with defaults for the head (AdamW with warm-up and decay, the
-  right loss and metrics) and XLA on (`jit_compile=True`);
+  right loss and metrics) and the fastest measured executor for the device
+  (`jit_compile="auto"`: XLA on a GPU or TPU and on JAX, TensorFlow's graph
+  executor on a CPU; see `keras_ctxmem.training.resolve_jit_compile`);
 - token ids checked on the way in (`token_id_limits`, `token_id_checks`), and
   dropout masks drawn with Philox, which XLA compiles well (`PhiloxDropout`).
 """
@@ -23,7 +25,7 @@ import keras
 
 from keras_ctxmem import __version__
 from keras_ctxmem.layers.dropout import use_philox_dropout
-from keras_ctxmem.training import default_optimizer
+from keras_ctxmem.training import default_optimizer, resolve_jit_compile
 from keras_ctxmem.zoo.presets import get_preset, list_presets
 from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
 from keras_ctxmem.zoo.token_id_checks import check_model_token_ids
@@ -379,26 +381,29 @@ class ZooModel(keras.Model):
         optimizer="auto",
         loss="auto",
         metrics="auto",
-        jit_compile=True,
+        jit_compile="auto",
         **kwargs,
     ):
-        """Compiles with the head's defaults and XLA on.
+        """Compiles with the head's defaults and the fastest executor.
 
         `"auto"` picks AdamW (see `keras_ctxmem.training.default_optimizer`), the
-        loss and the metrics that fit the model's output. Any Keras `compile`
-        argument can be given instead.
+        loss and the metrics that fit the model's output, and for `jit_compile`
+        XLA where it is the fast path (GPU, TPU, the JAX backend), not on a
+        TensorFlow CPU (`keras_ctxmem.training.resolve_jit_compile`). Any Keras
+        `compile` argument can be given instead; `jit_compile=True` forces XLA.
         """
-        if jit_compile is True:
-            not_compilable = [
-                layer.name for layer in self._flatten_layers() if not layer.supports_jit
-            ]
-            if not_compilable:
-                raise ValueError(
-                    f"`jit_compile=True`, but these layers cannot be XLA-compiled: "
-                    f"{not_compilable}. An LSTM built with `use_cudnn=True` runs "
-                    "cuDNN kernels XLA cannot compile: build it with "
-                    "`use_cudnn=False`, or compile with `jit_compile=False`."
-                )
+        not_compilable = [
+            layer.name for layer in self._flatten_layers() if not layer.supports_jit
+        ]
+        if jit_compile is True and not_compilable:
+            raise ValueError(
+                f"`jit_compile=True`, but these layers cannot be XLA-compiled: "
+                f"{not_compilable}. An LSTM built with `use_cudnn=True` runs "
+                "cuDNN kernels XLA cannot compile: build it with "
+                "`use_cudnn=False`, or compile with `jit_compile=False`."
+            )
+        # "auto" never picks XLA for a model XLA cannot compile (cuDNN LSTMs).
+        jit_compile = resolve_jit_compile(jit_compile) and not not_compilable
         super().compile(
             optimizer=default_optimizer() if optimizer == "auto" else optimizer,
             loss=self.default_loss() if loss == "auto" else loss,

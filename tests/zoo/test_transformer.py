@@ -82,7 +82,7 @@ def test_classifier_learns_with_xla():
     model = TransformerClassifier.from_preset(
         "transformer_tiny", pooling="mean", **TINY
     )
-    model.compile()
+    model.compile(jit_compile=True)
     assert model.jit_compile is True
     history = model.fit(token_ids, labels, batch_size=32, epochs=6, verbose=0)
     losses = history.history["loss"]
