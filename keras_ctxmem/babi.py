@@ -5,10 +5,12 @@
 section 4.2) did: SGD at 0.01 (0.005 during the linear start), halved every
 `halve_every` epochs, gradient norm clipped at 40, batch 32, embeddings from
 N(0, 0.1), memory of the 50 newest statements, random noise (10% empty
-memories), linear start until the validation loss stops falling, and the best
-of `restarts` runs chosen on the validation error. `PER_TASK` is the recipe of
-one model per task (d = 20, 100 epochs), `JOINT` that of one model for all 20
-tasks (d = 50, 60 epochs, halved every 15). The vocabulary comes from the
+memories), linear start until the validation loss stops falling (after which
+the softmax is put back and the schedule starts again, as the paper's code
+does), and the best of `restarts` runs chosen on the validation error.
+`PER_TASK` is the recipe of one model per task (d = 20, 100 epochs),
+`JOINT` that of one model for all 20 tasks (d = 50, 60 epochs, halved every
+15). The vocabulary comes from the
 training and validation data only and is kept in the model, so
 `evaluate_memory_network(model, data)` and `answer_questions` read any bAbI
 file (words it never saw are left out).
@@ -31,7 +33,7 @@ import numpy as np
 
 from keras_ctxmem.data.readers import BabiData, babi_vocabulary
 from keras_ctxmem.metrics import qa_accuracy_table
-from keras_ctxmem.zoo.memory_network import LinearStart, MemoryNetwork
+from keras_ctxmem.zoo.memory_network import MemoryAttention, MemoryNetwork
 
 
 @dataclasses.dataclass(frozen=True)
@@ -39,9 +41,12 @@ class BabiRecipe:
     """How `train_memory_network` builds and trains a `MemoryNetwork`.
 
     `linear_start`: `"auto"` (until the validation loss stops falling, the
-    paper), a number of epochs, or 0 for none. `learning_rate` is the SGD rate
-    on the summed loss of a batch, as in the paper's code (Keras averages, so
-    the optimizer gets it times the batch size).
+    paper, at most `max_linear_start_epochs`), a number of epochs, or 0 for
+    none. The linear start runs at `linear_start_learning_rate`, constant;
+    then the softmax is put back and the `epochs` of the schedule run from
+    `learning_rate`, halved every `halve_every` epochs, as in the paper's code.
+    Rates are SGD rates on the summed loss of a batch, as in that code (Keras
+    averages, so the optimizer gets them times the batch size).
     """
 
     embedding_dim: int = 20
@@ -117,7 +122,15 @@ def _sgd(recipe, learning_rate, steps_per_epoch):
     )
 
 
+def _set_linear(model, linear):
+    for layer in model.layers:
+        if isinstance(layer, MemoryAttention):
+            layer.linear_start.assign(1.0 if linear else 0.0)
+
+
 def _one_run(recipe, vocabulary, x, y, x_valid, y_valid, seed, jit_compile, verbose):
+    """One training run; returns the model, the history and the epochs of the
+    linear start (0 without one)."""
     keras.utils.set_random_seed(seed)
     model = MemoryNetwork(
         vocabulary_size=len(vocabulary),
@@ -127,30 +140,42 @@ def _one_run(recipe, vocabulary, x, y, x_valid, y_valid, seed, jit_compile, verb
         random_noise=recipe.random_noise,
         vocabulary=vocabulary,
     )
-    callbacks, learning_rate = [], recipe.learning_rate
-    if recipe.linear_start == "auto":
-        callbacks.append(
-            LinearStart(monitor="val_loss", max_epochs=recipe.max_linear_start_epochs)
-        )
-    elif recipe.linear_start:
-        callbacks.append(LinearStart(epochs=int(recipe.linear_start)))
-    if callbacks:
-        learning_rate = recipe.linear_start_learning_rate
     steps_per_epoch = -(-len(y) // recipe.batch_size)
-    model.compile(
-        optimizer=_sgd(recipe, learning_rate, steps_per_epoch),
-        jit_compile=jit_compile,
-    )
-    history = model.fit(
-        x,
-        y,
+    fit = dict(
+        x=x,
+        y=y,
         batch_size=recipe.batch_size,
-        epochs=recipe.epochs,
         validation_data=(x_valid, y_valid),
-        callbacks=callbacks,
         verbose=verbose,
     )
-    linear_epochs = callbacks[0].stopped_epoch if callbacks else 0
+    linear_epochs = 0
+    if recipe.linear_start:
+        # Phase 1 (LS): no memory softmax, a constant rate of 0.005, until the
+        # validation loss stops falling (or a fixed number of epochs).
+        _set_linear(model, True)
+        model.compile(
+            optimizer=_sgd(
+                recipe.replace(halve_every=10**6),
+                recipe.linear_start_learning_rate,
+                steps_per_epoch,
+            ),
+            jit_compile=jit_compile,
+        )
+        if recipe.linear_start == "auto":
+            epochs = recipe.max_linear_start_epochs
+            callbacks = [keras.callbacks.EarlyStopping("val_loss", patience=0)]
+        else:
+            epochs, callbacks = int(recipe.linear_start), []
+        history = model.fit(epochs=epochs, callbacks=callbacks, **fit)
+        linear_epochs = len(history.history["loss"])
+        _set_linear(model, False)
+    # Phase 2: the softmax back in and training recommenced, the whole
+    # schedule from 0.01 (the paper's code restarts it after the linear start).
+    model.compile(
+        optimizer=_sgd(recipe, recipe.learning_rate, steps_per_epoch),
+        jit_compile=jit_compile,
+    )
+    history = model.fit(epochs=recipe.epochs, **fit)
     return model, history.history, linear_epochs
 
 

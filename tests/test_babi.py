@@ -18,6 +18,13 @@ SAMPLE = os.path.join(
     os.path.dirname(__file__), "..", "tutorials", "data", "babi_qa1_sample"
 )
 TRAIN = os.path.join(SAMPLE, "qa1_sample_train.txt")
+TRAINED_JOINT = os.path.join(
+    os.path.dirname(__file__),
+    "..",
+    "keras_ctxmem",
+    "presets",
+    "babi_memory_network_joint",
+)
 VALID = os.path.join(SAMPLE, "qa1_sample_valid.txt")
 
 
@@ -40,7 +47,7 @@ def test_paper_recipe_learns_qa1_and_the_preset_answers_text(tmp_path):
     # Best of the restarts, chosen on validation error.
     assert [run["seed"] for run in runs] == [0, 1]
     assert summary["valid_mean_error"] == min(r["valid_mean_error"] for r in runs)
-    assert summary["linear_epochs"] is None or summary["linear_epochs"] >= 1
+    assert 1 <= summary["linear_epochs"] <= recipe.max_linear_start_epochs
     scores = evaluate_memory_network(model, valid)
     assert scores["accuracy"] > 0.9
     assert scores["per_task"][1]["error"] == pytest.approx(1 - scores["accuracy"])
@@ -69,3 +76,28 @@ def test_words_the_model_never_saw_are_dropped_and_unknown_answers_are_wrong(
     assert scores["num_examples"] == 2
     assert scores["per_task"][1]["error"] >= 0.5  # "narnia" is never right
     assert json.dumps(scores)  # plain numbers, ready for evaluation.json
+
+
+# Stories written for this test in the style of bAbI tasks 1, 11, 12 and 20.
+REAL_STORIES = {
+    1: "1 Mary moved to the bathroom.\n2 John went to the hallway.\n"
+    "3 Where is Mary?\tbathroom\t1\n4 Daniel went back to the garden.\n"
+    "5 Mary travelled to the office.\n6 Where is Mary?\toffice\t5\n"
+    "7 Where is Daniel?\tgarden\t4\n",
+    11: "1 Sandra went to the kitchen.\n2 Afterwards she journeyed to the garden.\n"
+    "3 Where is Sandra?\tgarden\t1 2\n",
+    12: "1 John and Mary travelled to the bedroom.\n"
+    "2 Sandra and John moved to the kitchen.\n3 Where is John?\tkitchen\t2\n",
+    20: "1 Jason is thirsty.\n2 Where will jason go?\tkitchen\t1\n",
+}
+
+
+def test_shipped_joint_preset_answers_real_questions(tmp_path):
+    paths = []
+    for task, text in REAL_STORIES.items():
+        paths.append(tmp_path / f"qa{task}_written_test.txt")
+        paths[-1].write_text(text)
+    data = read_babi([str(p) for p in paths])
+    model = load_preset(TRAINED_JOINT)
+    assert model.vocabulary is not None and model.embedding_dim == 50
+    assert answer_questions(model, data) == data.answers
