@@ -61,6 +61,7 @@ class BabiRecipe:
     linear_start: object = "auto"
     max_linear_start_epochs: int = 40
     random_noise: float = 0.1
+    empty_slots_attend: bool = True
     restarts: int = 1
     seed: int = 0
 
@@ -138,6 +139,7 @@ def _one_run(recipe, vocabulary, x, y, x_valid, y_valid, seed, jit_compile, verb
         num_hops=recipe.num_hops,
         max_memories=recipe.max_memories,
         random_noise=recipe.random_noise,
+        empty_slots_attend=recipe.empty_slots_attend,
         vocabulary=vocabulary,
     )
     steps_per_epoch = -(-len(y) // recipe.batch_size)

@@ -183,12 +183,22 @@ class MemoryAttention(keras.layers.Layer):
     `(batch, memories)`, 0 at empty slots (all zero when a story is empty). The
     softmax runs in float32.
 
+    With `memory_size`, the softmax also runs over the empty slots of a
+    memory of that many slots, as in the MemN2N code (an empty slot scores 0
+    and reads nothing): a read can then find nothing, and the weights of the
+    real memories sum to less than one. The empty slots are counted, not
+    read from the input, so padding still changes nothing.
+
     Linear start (LS, MemN2N section 4.2): while the non-trainable float32
     variable `linear_start` is 1, the softmax is left out, `p_i = m_i . u`
     (then `p` does not sum to one). The variable is read inside the compiled
     step, so the `LinearStart` callback can flip it between epochs without
     retracing; it is saved with the weights.
     """
+
+    def __init__(self, memory_size=None, **kwargs):
+        super().__init__(**kwargs)
+        self.memory_size = memory_size
 
     def build(
         self, query_shape, keys_shape=None, values_shape=None, memory_mask_shape=None
@@ -205,12 +215,22 @@ class MemoryAttention(keras.layers.Layer):
         scores = ops.einsum("bd,bmd->bm", query, keys)
         scores = ops.cast(scores, "float32")
         masked = ops.where(memory_mask, scores, ops.full_like(scores, -1e9))
-        probabilities = ops.where(
-            self.linear_start > 0.5, scores, ops.softmax(masked, axis=-1)
-        )
+        if self.memory_size is not None:
+            # One column for all the empty slots: log(count) * exp(0) each.
+            real = ops.sum(ops.cast(memory_mask, "float32"), axis=-1, keepdims=True)
+            empty = ops.maximum(float(self.memory_size) - real, 0.0)
+            sink = ops.where(empty > 0, ops.log(ops.maximum(empty, 1.0)), -1e9)
+            masked = ops.concatenate([masked, sink], axis=-1)
+        softmax = ops.softmax(masked, axis=-1)[:, : ops.shape(scores)[1]]
+        probabilities = ops.where(self.linear_start > 0.5, scores, softmax)
         probabilities = probabilities * ops.cast(memory_mask, "float32")
         output = ops.einsum("bm,bmd->bd", ops.cast(probabilities, values.dtype), values)
         return output, probabilities
+
+    def get_config(self):
+        config = super().get_config()
+        config.update({"memory_size": self.memory_size})
+        return config
 
 
 class LinearStart(keras.callbacks.Callback):
@@ -330,6 +350,10 @@ class MemoryNetwork(ZooModel):
         dropout: dropout on the memory vectors and before the output matrix.
         random_noise: in training, the rate of empty memories inserted into
             the story (RN); needs `temporal_encoding`.
+        empty_slots_attend: the memory softmax also runs over the empty slots
+            of a memory of `max_memories` slots (score 0, nothing read), as
+            in the MemN2N code: a read can find nothing. Padding still
+            changes nothing (the empty slots are counted, not read).
         vocabulary: optionally, the words of the ids (`vocabulary[0]` is the
             padding `""`), kept with the model so that it can read text
             (`keras_ctxmem.babi.answer_questions`); `vocabulary_size` words.
@@ -349,6 +373,7 @@ class MemoryNetwork(ZooModel):
         weight_tying="adjacent",
         dropout=0.0,
         random_noise=0.0,
+        empty_slots_attend=False,
         vocabulary=None,
         dtype=None,
         **kwargs,
@@ -435,7 +460,11 @@ class MemoryNetwork(ZooModel):
         self.memory_dropout = keras.layers.Dropout(
             dropout, dtype=dtype, name="memory_dropout"
         )
-        self.memory_attention = MemoryAttention(dtype=dtype, name="memory_attention")
+        self.memory_attention = MemoryAttention(
+            memory_size=max_memories if empty_slots_attend else None,
+            dtype=dtype,
+            name="memory_attention",
+        )
         self.hop_add = keras.layers.Add(dtype=dtype, name="hop_add")
         self.answer_dropout = keras.layers.Dropout(
             dropout, dtype=dtype, name="answer_dropout"
@@ -492,6 +521,7 @@ class MemoryNetwork(ZooModel):
         self.weight_tying = weight_tying
         self.dropout = dropout
         self.random_noise = random_noise
+        self.empty_slots_attend = empty_slots_attend
         self.vocabulary = list(vocabulary) if vocabulary is not None else None
 
     def compile(self, optimizer="auto", **kwargs):
@@ -528,6 +558,7 @@ class MemoryNetwork(ZooModel):
                 "weight_tying": self.weight_tying,
                 "dropout": self.dropout,
                 "random_noise": self.random_noise,
+                "empty_slots_attend": self.empty_slots_attend,
                 "vocabulary": self.vocabulary,
             }
         )

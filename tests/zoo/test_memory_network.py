@@ -360,3 +360,28 @@ def test_vocabulary_is_kept_and_checked():
         MemoryNetwork(vocabulary_size=4, vocabulary=["mary", "", "went", "kitchen"])
     with pytest.raises(ValueError, match="4"):
         MemoryNetwork(vocabulary_size=4, vocabulary=words[:3])
+
+
+def test_empty_slots_attend_as_in_the_papers_fixed_size_memory():
+    rng = np.random.default_rng(0)
+    query = rng.normal(size=(2, 4)).astype("float32")
+    keys = rng.normal(size=(2, 3, 4)).astype("float32")
+    values = rng.normal(size=(2, 3, 4)).astype("float32")
+    mask = np.array([[True, True, False], [True, True, True]])
+    output, weights = MemoryAttention(memory_size=5)(query, keys, values, mask)
+    # The paper's code: 5 slots, the empty ones score 0 and read nothing.
+    scores = np.einsum("bd,bmd->bm", query, keys)
+    expected = np.zeros((2, 3))
+    for b in range(2):
+        real = np.exp(scores[b][mask[b]])
+        expected[b, mask[b]] = real / (real.sum() + (5 - mask[b].sum()))
+    assert_allclose(weights, expected)
+    assert_allclose(output, np.einsum("bm,bmd->bd", expected, values))
+
+    model = build(empty_slots_attend=True, max_memories=8)
+    assert_allclose(
+        model.predict(pad(INPUTS, memories=11, words=9), verbose=0),
+        model.predict(INPUTS, verbose=0),
+    )
+    assert np.all(model.attention_weights(INPUTS).sum(-1) < 1)
+    assert MemoryNetwork.from_config(model.get_config()).empty_slots_attend
