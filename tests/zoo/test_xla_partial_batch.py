@@ -60,7 +60,10 @@ def masked_lm(rng):
     model = zoo.TransformerMaskedLM.from_preset(
         "transformer_tiny", vocabulary_size=VOCABULARY_SIZE
     )
-    x = {"token_ids": token_ids(rng), "mask_positions": classes(rng, 8, (NUM_EXAMPLES, 2))}
+    x = {
+        "token_ids": token_ids(rng),
+        "mask_positions": classes(rng, 8, (NUM_EXAMPLES, 2)),
+    }
     return model, x, classes(rng, VOCABULARY_SIZE, (NUM_EXAMPLES, 2))
 
 
