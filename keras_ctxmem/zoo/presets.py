@@ -91,13 +91,15 @@ def preset_info(name, roots=None):
 def _trained_info(name, directory):
     import keras
 
-    registered_name = read_preset_json(directory, "config.json").get("registered_name")
-    cls = keras.saving.get_registered_object(str(registered_name))
+    registered_name = str(
+        read_preset_json(directory, "config.json").get("registered_name")
+    )
+    cls = keras.saving.get_registered_object(registered_name)
     if os.path.exists(preset_file(directory, "metadata.json")):
         metadata = read_preset_json(directory, "metadata.json")
     else:
         metadata = {}
-    class_name = getattr(cls, "__name__", str(registered_name))
+    class_name = getattr(cls, "__name__", registered_name)
     description = metadata.get("description") or f"A trained {class_name}."
     return {
         "name": name,

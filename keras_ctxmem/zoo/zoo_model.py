@@ -61,8 +61,9 @@ def load_preset(name_or_directory, load_weights=True, **overrides):
     ```
     """
     directory = preset_directory(name_or_directory)
-    registered_name = _read_config(directory)["registered_name"]
-    cls = keras.saving.get_registered_object(registered_name)
+    serialized = _read_config(directory)
+    registered_name = serialized["registered_name"]
+    cls = _saved_class(serialized)
     if cls is None or not issubclass(cls, ZooModel):
         raise ValueError(
             f"The preset in '{directory}' holds '{registered_name}', which is not "
@@ -97,8 +98,17 @@ def _read_config(directory):
     for field in ("registered_name", "config"):
         if field not in serialized:
             raise ValueError(f"{config_path} has no '{field}' field.")
+    if not isinstance(serialized["config"], dict):
+        raise ValueError(f"{config_path}: 'config' is not a JSON object.")
     check_config_paths(serialized, config_path)
     return serialized
+
+
+def _saved_class(serialized):
+    """The registered class a configuration names, or None."""
+    name = serialized["registered_name"]
+    found = keras.saving.get_registered_object(name) if isinstance(name, str) else None
+    return found if isinstance(found, type) else None
 
 
 def _load_weights(model, directory):
@@ -226,7 +236,7 @@ class ZooModel(keras.Model):
     def _from_preset_directory(cls, directory, load_weights, overrides):
         config_path = os.path.join(directory, CONFIG_FILE)
         serialized = _read_config(directory)
-        saved_cls = keras.saving.get_registered_object(serialized["registered_name"])
+        saved_cls = _saved_class(serialized)
         if saved_cls is None or not issubclass(saved_cls, cls):
             return cls._from_other_preset_class(
                 directory, saved_cls, serialized, load_weights, overrides

@@ -64,6 +64,17 @@ def test_code_in_a_preset_is_refused(preset_dir):
         load_preset(preset_dir)
 
 
+@pytest.mark.parametrize(
+    "registered_name", [["a", "list"], "keras_ctxmem>TokenAccuracy"]
+)
+def test_a_registered_name_that_is_no_model_is_refused(preset_dir, registered_name):
+    edit_config(preset_dir, lambda c: c.update({"registered_name": registered_name}))
+    with pytest.raises(ValueError, match="not a keras_ctxmem model"):
+        load_preset(preset_dir)
+    with pytest.raises(ValueError, match="cannot load"):
+        LSTMClassifier.from_preset(preset_dir)
+
+
 def test_truncated_weights_give_a_clear_error(preset_dir):
     path = os.path.join(preset_dir, "model.weights.h5")
     with open(path, "rb") as f:
