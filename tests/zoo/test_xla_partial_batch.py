@@ -115,7 +115,19 @@ FAMILIES = {
 }
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
+# XLA compiles a training step in 10-30 s of a loaded CPU: the default run keeps
+# the family that failed (MemoryTransformer, its loop over the segments); `-m slow`
+# runs them all.
+CAUGHT = {"memory_transformer_token", "memory_transformer_sequence"}
+
+
+@pytest.mark.parametrize(
+    "family",
+    [
+        family if family in CAUGHT else pytest.param(family, marks=pytest.mark.slow)
+        for family in sorted(FAMILIES)
+    ],
+)
 def test_one_epoch_under_xla_with_a_partial_last_batch(family):
     model, x, y = FAMILIES[family](np.random.default_rng(0))
     model.compile(jit_compile=True)
