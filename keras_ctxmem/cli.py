@@ -5,9 +5,10 @@ Example:
 ctxmem list
 ctxmem train transformer_tiny --task membership --out runs/membership
 ctxmem train lstm_small --data sst2/train.tsv --epochs 2 --out runs/sst2
-ctxmem evaluate runs/sst2 --data test.tsv
+ctxmem evaluate runs/sst2 --data test.tsv  # writes runs/sst2/evaluation/
 ctxmem predict runs/sst2 "a charming film" --attention-plot attention.png
-ctxmem export runs/sst2/preset serving/sst2
+ctxmem predict sst2_sentiment "a charming film"  # a trained preset, by name
+ctxmem export runs/sst2 serving/sst2
 ctxmem bench --preset transformer_small --sequence-length 128 --batch-size 32
 ```
 """
@@ -25,6 +26,9 @@ FAMILY_CLASSES = {
 }
 
 
+RUN_HELP = "a run directory, a preset directory or a trained preset's name"
+
+
 class CommandError(Exception):
     """An error the command reports in one line, without a traceback."""
 
@@ -33,9 +37,11 @@ def command_list(args):
     from keras_ctxmem.zoo import list_presets
 
     presets = list_presets()
+    trained = list_presets(trained=True)
     width = max(map(len, presets))
     for name, description in presets.items():
-        print(f"{name:<{width}}  {description}")
+        kind = "trained" if name in trained else "config "
+        print(f"{name:<{width}}  {kind}  {description}")
 
 
 def command_train(args):
@@ -305,12 +311,12 @@ def _plot_curves(history, out_dir):
 
 
 def _load_run(path):
-    """A run directory (holding `preset/`) or a preset directory."""
+    """A run directory (holding `preset/`), a preset directory or the name of a
+    trained preset (`keras_ctxmem.zoo.presets.preset_directory`)."""
     from keras_ctxmem.zoo import load_preset
 
-    preset = os.path.join(path, "preset")
     try:
-        return load_preset(preset if os.path.isdir(preset) else path)
+        return load_preset(path)
     except ValueError as error:
         raise CommandError(str(error)) from None
 
@@ -320,7 +326,7 @@ def command_evaluate(args):
     from keras_ctxmem.zoo import MemoryNetwork
 
     model = _load_run(args.run_dir)
-    out_dir = args.out or args.run_dir
+    out_dir = args.out or _evaluation_dir(args.run_dir)
     if isinstance(model, MemoryNetwork) and model.vocabulary is not None:
         os.makedirs(out_dir, exist_ok=True)
         return _evaluate_babi(model, args, out_dir)
@@ -338,6 +344,16 @@ def command_evaluate(args):
         f"Accuracy {report['accuracy']:.4f}, macro-F1 "
         f"{report['macro_avg']['f1']:.4f} on {len(labels):,} texts."
     )
+
+
+def _evaluation_dir(path):
+    """`evaluation/` of a run directory (its training results stay as they are)."""
+    if not os.path.isdir(os.path.join(path, "preset")):
+        raise CommandError(
+            f"'{path}' is not a run directory (from `ctxmem train --out`): "
+            "give --out for the evaluation files"
+        )
+    return os.path.join(path, "evaluation")
 
 
 def command_predict(args):
@@ -372,10 +388,9 @@ def _plot_first_attention(model, text, path):
 
 def command_export(args):
     from keras_ctxmem.export import export_saved_model
-    from keras_ctxmem.zoo import load_preset
 
+    model = _load_run(args.preset_dir)
     try:
-        model = load_preset(args.preset_dir)
         path = export_saved_model(model, args.base_dir, version=args.version)
     except (ValueError, FileExistsError) as error:
         raise CommandError(str(error)) from None
@@ -453,7 +468,9 @@ def build_parser():
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
-    listing = commands.add_parser("list", help="List the named presets.")
+    listing = commands.add_parser(
+        "list", help="List the named presets: trained (with weights) or config."
+    )
     listing.set_defaults(run=command_list)
 
     train_parser = commands.add_parser(
@@ -516,18 +533,21 @@ def build_parser():
     evaluate = commands.add_parser(
         "evaluate", help="Evaluate a trained text classifier on a labelled file."
     )
-    evaluate.add_argument("run_dir", help="a run directory or a preset directory")
+    evaluate.add_argument("run_dir", help=RUN_HELP)
     evaluate.add_argument(
         "--data",
         required=True,
         help="a TSV/CSV of texts and labels; for a memory network, a bAbI file "
         "or a folder of qaN_*test.txt files",
     )
-    evaluate.add_argument("--out", help="where to write evaluation.json and plots")
+    evaluate.add_argument(
+        "--out",
+        help="where to write evaluation.json and plots (default: RUN_DIR/evaluation)",
+    )
     evaluate.set_defaults(run=command_evaluate)
 
     predict = commands.add_parser("predict", help="Classify texts given as arguments.")
-    predict.add_argument("run_dir", help="a run directory or a preset directory")
+    predict.add_argument("run_dir", help=RUN_HELP)
     predict.add_argument("texts", nargs="+", help="texts to classify")
     predict.add_argument(
         "--attention-plot", help="PNG of the attention over the first text"
@@ -535,9 +555,9 @@ def build_parser():
     predict.set_defaults(run=command_predict)
 
     export = commands.add_parser(
-        "export", help="Export a preset directory as a SavedModel for TF Serving."
+        "export", help="Export a trained model as a SavedModel for TF Serving."
     )
-    export.add_argument("preset_dir", help="a directory written by save_to_preset")
+    export.add_argument("preset_dir", help=RUN_HELP)
     export.add_argument("base_dir", help="TF Serving's model base path")
     export.add_argument("--version", type=int, default=None, help="default: next")
     export.set_defaults(run=command_export)

@@ -106,9 +106,17 @@ def test_train_evaluate_predict_on_a_text_file(tmp_path, capsys):
     for picture in ("training_curves.png", "confusion_matrix.png"):
         assert os.path.getsize(os.path.join(run, picture)) > 1000
 
+    training_matrix = open(os.path.join(run, "confusion_matrix.png"), "rb").read()
     assert cli.main(["evaluate", run, "--data", data]) == 0
-    evaluation = json.loads(open(os.path.join(run, "evaluation.json")).read())
+    evaluation_dir = os.path.join(run, "evaluation")  # the run's own files stay
+    evaluation = json.loads(
+        open(os.path.join(evaluation_dir, "evaluation.json")).read()
+    )
     assert evaluation["report"]["accuracy"] > 0.9
+    assert os.path.getsize(os.path.join(evaluation_dir, "confusion_matrix.png")) > 1000
+    assert (
+        open(os.path.join(run, "confusion_matrix.png"), "rb").read() == training_matrix
+    )
 
     capsys.readouterr()
     heatmap = str(tmp_path / "attention.png")
@@ -158,3 +166,50 @@ def test_train_and_evaluate_a_memory_network_on_babi_files(tmp_path, capsys):
     evaluation = json.loads(open(os.path.join(out, "evaluation.json")).read())
     assert evaluation["num_examples"] == 200  # the test file, not train
     assert evaluation["per_task_error"]["1"] == 1 - evaluation["accuracy"]
+
+
+def test_list_marks_trained_presets(tmp_path, capsys, monkeypatch):
+    TransformerClassifier.from_preset("transformer_tiny").save_to_preset(
+        str(tmp_path / "my_trained")
+    )
+    monkeypatch.setenv("KERAS_CTXMEM_PRESETS", str(tmp_path))
+    assert cli.main(["list"]) == 0
+    lines = {
+        line.split()[0]: line.split()[1]
+        for line in capsys.readouterr().out.splitlines()
+    }
+    assert lines["my_trained"] == "trained" and lines["transformer_tiny"] == "config"
+
+
+def test_a_trained_preset_name_works_like_a_run_directory(
+    tmp_path, capsys, monkeypatch
+):
+    from keras_ctxmem.preprocessing import TextPreprocessor
+
+    data = write_reviews(tmp_path / "reviews.tsv", copies=2)
+    preprocessor = TextPreprocessor(
+        vocabulary=["[PAD]", "[UNK]", "a", "charming", "dull", "film"],
+        sequence_length=6,
+    )
+    run = tmp_path / "run"
+    model = TransformerClassifier.from_preset(
+        "transformer_tiny", preprocessor=preprocessor, label_names=["neg", "pos"]
+    )
+    model.save_to_preset(str(run / "preset"))  # a run directory, as `train` writes
+    model.save_to_preset(str(tmp_path / "presets" / "reviews_tiny"))
+    monkeypatch.setenv("KERAS_CTXMEM_PRESETS", str(tmp_path / "presets"))
+    for source in (str(run), str(run / "preset"), "reviews_tiny"):
+        assert cli.main(["predict", source, "a charming film"]) == 0
+        assert capsys.readouterr().out.endswith("\ta charming film\n")
+        out = str(tmp_path / "evaluation" / os.path.basename(source))
+        assert cli.main(["evaluate", source, "--data", data, "--out", out]) == 0
+        assert os.path.exists(os.path.join(out, "evaluation.json"))
+        base = str(tmp_path / "serving" / os.path.basename(source))
+        assert cli.main(["export", source, base]) == 0
+        assert os.path.exists(os.path.join(base, "1", "saved_model.pb"))
+    # A preset is not a run: its evaluation needs a place of its own.
+    assert cli.main(["evaluate", "reviews_tiny", "--data", data]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--out" in err
+    assert cli.main(["predict", "reviews_tin", "a film"]) == 2
+    assert "Did you mean 'reviews_tiny'" in capsys.readouterr().err

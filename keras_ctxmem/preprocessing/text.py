@@ -106,14 +106,16 @@ class TextPreprocessor(keras.layers.Layer):
 
     def set_vocabulary(self, vocabulary):
         """Sets the vocabulary from a list of tokens or a file path."""
-        if isinstance(vocabulary, str):
+        # What a file holds is never shown: it may not be a vocabulary at all.
+        shown = f"file {vocabulary}" if isinstance(vocabulary, str) else None
+        if shown:
             with open(vocabulary, encoding="utf-8") as f:
                 vocabulary = [line.rstrip("\n") for line in f]
         vocabulary = list(vocabulary)
         if not vocabulary or vocabulary[0] != "[PAD]":
             raise ValueError(
                 "The vocabulary must start with '[PAD]' (token id 0 is padding). "
-                f"Received a vocabulary starting with: {vocabulary[:3]}"
+                f"Received a vocabulary {shown or f'starting with: {vocabulary[:3]}'}"
             )
         if "[UNK]" not in vocabulary:
             raise ValueError("The vocabulary must contain the token '[UNK]'.")

@@ -6,7 +6,7 @@ from keras_ctxmem.zoo.masked_lm import TransformerMaskedLM
 from keras_ctxmem.zoo.memory_network import LinearStart, MemoryNetwork
 from keras_ctxmem.zoo.memory_transformer import MemoryTransformer
 from keras_ctxmem.zoo.multimodal import MultimodalFusionClassifier
-from keras_ctxmem.zoo.presets import list_presets
+from keras_ctxmem.zoo.presets import list_presets, preset_info
 from keras_ctxmem.zoo.seq2seq import Seq2Seq
 from keras_ctxmem.zoo.transformer import (
     TokenAccuracy,

@@ -45,6 +45,19 @@ POSITION_ENCODINGS = ("rotary", "learned")
 RECURRENCES = ("memory_tokens", "cache")
 
 
+def feed_forward_rows(x, inner, outer):
+    """`outer(inner(x))` on the rows of `x`, `(batch * time, hidden_dim)`.
+
+    Inside the loop over the segments the batch size is unknown when a partial
+    last batch is traced, and a `Dense` on a 3D input of unknown batch size is a
+    `tf.tensordot` whose transpose XLA cannot differentiate in a `while` loop
+    ("Input 1 to node ... Transpose must be a compile-time constant"). On rows
+    it is a plain matrix product.
+    """
+    rows = outer(inner(ops.reshape(x, (-1, ops.shape(x)[-1]))))
+    return ops.reshape(rows, ops.shape(x))
+
+
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
 class RotaryMultiHeadAttention(keras.layers.MultiHeadAttention):
     """`keras.layers.MultiHeadAttention` with rotary positions (RoFormer; Su et
@@ -157,8 +170,8 @@ class RotaryEncoderBlock(keras.layers.Layer):
         if key_mask is not None:
             attention_mask = ops.cast(key_mask, "bool")[:, None, :]
         x = inputs + self.attention(normed, keys, attention_mask=attention_mask)
-        return x + self.feed_forward_outer(
-            self.feed_forward_inner(self.feed_forward_norm(x))
+        return x + feed_forward_rows(
+            self.feed_forward_norm(x), self.feed_forward_inner, self.feed_forward_outer
         )
 
     def compute_output_shape(
@@ -176,6 +189,43 @@ class RotaryEncoderBlock(keras.layers.Layer):
             {"num_heads": self.num_heads, "intermediate_dim": self.intermediate_dim}
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class TransformerEncoder(keras_hub.layers.TransformerEncoder):
+    """`keras_hub.layers.TransformerEncoder`, pre-norm and without dropout, with
+    its feed-forward layers on rows (`feed_forward_rows`), so that it compiles
+    with XLA inside the loop over the segments. The blocks of
+    `position_encoding="learned"`; it keeps keras-hub's class name because the
+    weight files of saved models name their blocks by it
+    (`encoder_blocks/transformer_encoder`). `call(inputs, padding_mask=None)`.
+
+    Example:
+    ```python
+    import numpy as np
+    from keras_ctxmem.zoo.memory_transformer import TransformerEncoder
+    block = TransformerEncoder(intermediate_dim=32, num_heads=2)
+    y = block(np.random.rand(1, 5, 16).astype("float32"))  # (1, 5, 16)
+    ```
+    """
+
+    def __init__(self, intermediate_dim, num_heads, **kwargs):
+        kwargs = {"activation": "gelu", "normalize_first": True, **kwargs}
+        super().__init__(intermediate_dim, num_heads, **kwargs)
+
+    def call(self, inputs, padding_mask=None):
+        attention_mask = None
+        if padding_mask is not None:
+            attention_mask = ops.cast(padding_mask, "bool")[:, None, :]
+        normed = self._self_attention_layer_norm(inputs)
+        x = inputs + self._self_attention_layer(
+            query=normed, value=normed, attention_mask=attention_mask
+        )
+        return x + feed_forward_rows(
+            self._feedforward_layer_norm(x),
+            self._feedforward_intermediate_dense,
+            self._feedforward_output_dense,
+        )
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
@@ -197,7 +247,7 @@ class RecurrentMemoryCell(keras.layers.Layer):
     keys inside attention (`RotaryEncoderBlock`), so attention sees distances
     within the window; `"learned"` adds a learned embedding of the
     `num_memory_tokens + segment_length` positions to the window before
-    `keras_hub.layers.TransformerEncoder` blocks (the only choice before
+    pre-norm `TransformerEncoder` blocks (keras-hub's; the only choice before
     rotary positions were added; kept to load models saved then). The blocks have no
     dropout (random ops inside the recurrence would need their seeds threaded
     through it): apply dropout before and after the recurrence instead.
@@ -250,12 +300,9 @@ class RecurrentMemoryCell(keras.layers.Layer):
             ]
         else:
             self.encoder_blocks = [
-                keras_hub.layers.TransformerEncoder(
+                TransformerEncoder(
                     intermediate_dim=intermediate_dim,
                     num_heads=num_heads,
-                    dropout=0.0,
-                    activation="gelu",
-                    normalize_first=True,
                     dtype=self.dtype_policy,
                     name=f"encoder_block_{i}",
                 )

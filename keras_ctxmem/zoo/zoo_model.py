@@ -26,7 +26,20 @@ import keras
 from keras_ctxmem import __version__
 from keras_ctxmem.layers.dropout import use_philox_dropout
 from keras_ctxmem.training import default_optimizer, resolve_jit_compile
-from keras_ctxmem.zoo.presets import get_preset, list_presets
+from keras_ctxmem.zoo.preset_files import (
+    check_config_paths,
+    check_preset_directory,
+    check_weights_file,
+    preset_file,
+    read_preset_json,
+)
+from keras_ctxmem.zoo.presets import (
+    get_preset,
+    list_presets,
+    preset_directory,
+    preset_info,
+    trained_presets,
+)
 from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
 from keras_ctxmem.zoo.token_id_checks import check_model_token_ids
 
@@ -36,8 +49,12 @@ WEIGHTS_FILE = "model.weights.h5"
 PREPROCESSOR_ASSETS = os.path.join("assets", "preprocessor")
 
 
-def load_preset(directory, load_weights=True, **overrides):
-    """Loads a `save_to_preset` directory as the class it was saved from.
+def load_preset(name_or_directory, load_weights=True, **overrides):
+    """Loads a trained preset as the class it was saved from.
+
+    `name_or_directory`: a directory written by `save_to_preset`, a run
+    directory holding one in `preset/`, or a trained preset's name
+    (`list_presets(trained=True)`).
 
     Example:
     ```python
@@ -45,13 +62,10 @@ def load_preset(directory, load_weights=True, **overrides):
     model = load_preset("runs/quickstart/preset")
     ```
     """
-    config_path = os.path.join(directory, CONFIG_FILE)
-    if not os.path.exists(config_path):
-        raise ValueError(
-            f"'{directory}' is not a preset directory: it has no {CONFIG_FILE}."
-        )
-    registered_name = _read_config(config_path)["registered_name"]
-    cls = keras.saving.get_registered_object(registered_name)
+    directory = preset_directory(name_or_directory)
+    serialized = _read_config(directory)
+    registered_name = serialized["registered_name"]
+    cls = _saved_class(serialized)
     if cls is None or not issubclass(cls, ZooModel):
         raise ValueError(
             f"The preset in '{directory}' holds '{registered_name}', which is not "
@@ -62,12 +76,11 @@ def load_preset(directory, load_weights=True, **overrides):
 
 def load_preset_preprocessor(directory):
     """The `TextPreprocessor` saved in a preset directory, or None."""
-    config_path = os.path.join(directory, CONFIG_FILE)
-    config = _read_config(config_path)["config"].get("preprocessor")
+    config = _read_config(directory)["config"].get("preprocessor")
     if config is None:
         return None
-    preprocessor = _deserialize_safely(config, config_path)
-    preprocessor.load_assets(os.path.join(directory, PREPROCESSOR_ASSETS))
+    preprocessor = _deserialize_safely(config, os.path.join(directory, CONFIG_FILE))
+    preprocessor.load_assets(preset_file(directory, PREPROCESSOR_ASSETS))
     return preprocessor
 
 
@@ -79,19 +92,31 @@ def _deserialize_safely(serialized, config_path):
         raise ValueError(f"Invalid configuration in {config_path}: {error}") from None
 
 
-def _read_config(config_path):
-    try:
-        with open(config_path) as f:
-            serialized = json.load(f)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"{config_path} is not valid JSON: {error}") from None
+def _read_config(directory):
+    """The checked `config.json` of a preset directory, read as untrusted."""
+    check_preset_directory(directory)
+    serialized = read_preset_json(directory, CONFIG_FILE)
+    config_path = os.path.join(directory, CONFIG_FILE)
     for field in ("registered_name", "config"):
         if field not in serialized:
             raise ValueError(f"{config_path} has no '{field}' field.")
+    if not isinstance(serialized["config"], dict):
+        raise ValueError(f"{config_path}: 'config' is not a JSON object.")
+    check_config_paths(serialized, config_path)
     return serialized
 
 
-def _load_weights(model, weights_path):
+def _saved_class(serialized):
+    """The registered class a configuration names, or None."""
+    name = serialized["registered_name"]
+    found = keras.saving.get_registered_object(name) if isinstance(name, str) else None
+    return found if isinstance(found, type) else None
+
+
+def _load_weights(model, directory):
+    check_weights_file(preset_file(directory, WEIGHTS_FILE))
+    # By its name in the preset: Keras picks the file format from the name.
+    weights_path = os.path.join(directory, WEIGHTS_FILE)
     try:
         model.load_weights(weights_path)
     except (OSError, ValueError) as error:
@@ -169,14 +194,25 @@ class ZooModel(keras.Model):
 
     @classproperty
     def presets(cls):
-        """`{name: description}` of the named presets this class can build."""
-        return list_presets(cls.preset_family)
+        """`{name: description}` of the presets this class can build: its
+        family's configurations and the trained presets of this class."""
+        presets = list_presets(cls.preset_family, trained=False)
+        for name, description in list_presets(cls.preset_family, trained=True).items():
+            saved_cls = keras.saving.get_registered_object(
+                preset_info(name)["registered_name"]
+            )
+            if isinstance(saved_cls, type) and issubclass(saved_cls, cls):
+                presets[name] = description
+        return dict(sorted(presets.items()))
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **overrides):
         """Builds a model from a preset name or a `save_to_preset` directory.
 
-        Keyword arguments override the preset's configuration (`num_classes=4`).
+        A configuration's name builds an untrained model; a trained preset's
+        name (`list_presets(trained=True)`) or a directory loads it with its
+        weights and vocabulary. Keyword arguments override the preset's
+        configuration (`num_classes=4`).
 
         Example:
         ```python
@@ -187,8 +223,9 @@ class ZooModel(keras.Model):
         preprocessor = overrides.get("preprocessor")
         if preprocessor is not None and "vocabulary_size" not in overrides:
             overrides["vocabulary_size"] = preprocessor.vocabulary_size
-        if os.path.isdir(preset):
-            return cls._from_preset_directory(preset, load_weights, overrides)
+        directory = preset if os.path.isdir(preset) else trained_presets().get(preset)
+        if directory is not None:
+            return cls._from_preset_directory(directory, load_weights, overrides)
         config = get_preset(preset, cls.preset_family)["config"]
         return cls.from_preset_config({**config, **overrides})
 
@@ -200,12 +237,8 @@ class ZooModel(keras.Model):
     @classmethod
     def _from_preset_directory(cls, directory, load_weights, overrides):
         config_path = os.path.join(directory, CONFIG_FILE)
-        if not os.path.exists(config_path):
-            raise ValueError(
-                f"'{directory}' is not a preset directory: it has no {CONFIG_FILE}."
-            )
-        serialized = _read_config(config_path)
-        saved_cls = keras.saving.get_registered_object(serialized["registered_name"])
+        serialized = _read_config(directory)
+        saved_cls = _saved_class(serialized)
         if saved_cls is None or not issubclass(saved_cls, cls):
             return cls._from_other_preset_class(
                 directory, saved_cls, serialized, load_weights, overrides
@@ -213,9 +246,9 @@ class ZooModel(keras.Model):
         serialized["config"].update(overrides)
         model = _deserialize_safely(serialized, config_path)
         if model.preprocessor is not None and "preprocessor" not in overrides:
-            model.preprocessor.load_assets(os.path.join(directory, PREPROCESSOR_ASSETS))
+            model.preprocessor.load_assets(preset_file(directory, PREPROCESSOR_ASSETS))
         if load_weights:
-            _load_weights(model, os.path.join(directory, WEIGHTS_FILE))
+            _load_weights(model, directory)
         return model
 
     @classmethod

@@ -30,8 +30,13 @@ def test_every_family_has_tiny_small_base():
 
 
 def test_class_presets_list_only_their_family():
-    assert set(LSTMClassifier.presets) == {"lstm_tiny", "lstm_small", "lstm_base"}
-    assert set(TransformerClassifier.presets) == set(TransformerBackbone.presets)
+    configurations = {
+        name for name in LSTMClassifier.presets if name in list_presets(trained=False)
+    }
+    assert configurations == {"lstm_tiny", "lstm_small", "lstm_base"}
+    assert {f"transformer_{size}" for size in ("tiny", "small", "base")} <= set(
+        TransformerBackbone.presets
+    ) & set(TransformerClassifier.presets)
 
 
 @pytest.mark.parametrize("name", sorted(list_presets()))
@@ -106,3 +111,101 @@ def test_keras_file_keeps_the_compile_settings(tmp_path):
     restored = keras.saving.load_model(tmp_path / "m.keras")
     assert isinstance(restored.optimizer, keras.optimizers.SGD)
     assert restored.jit_compile is False
+
+
+def save_trained(root, name, cls=LSTMClassifier, description="A tiny trained LSTM."):
+    """A trained preset as other helpers ship them: with a description."""
+    from keras_ctxmem.preprocessing import TextPreprocessor
+
+    vocabulary = ["[PAD]", "[UNK]", "a", "charming", "dull", "film"]
+    preprocessor = TextPreprocessor(vocabulary=vocabulary, sequence_length=6)
+    model = cls.from_preset(
+        f"{cls.preset_family}_tiny", preprocessor=preprocessor, label_names=["n", "p"]
+    )
+    directory = os.path.join(root, name)
+    model.save_to_preset(directory)
+    metadata_path = os.path.join(directory, "metadata.json")
+    metadata = json.loads(open(metadata_path).read())
+    with open(metadata_path, "w") as f:
+        json.dump({**metadata, "description": description}, f)
+    return model
+
+
+@pytest.fixture
+def trained_root(tmp_path, monkeypatch):
+    root = tmp_path / "presets"
+    monkeypatch.setenv("KERAS_CTXMEM_PRESETS", str(root))
+    return root
+
+
+def test_a_trained_preset_is_found_by_name_and_flagged(trained_root):
+    from keras_ctxmem.zoo import load_preset, preset_info
+
+    model = save_trained(trained_root, "tiny_reviews")
+    texts = ["a charming film", "a dull film"]
+    expected = model.predict(texts, verbose=0)
+    assert list_presets(trained=True) == {"tiny_reviews": "A tiny trained LSTM."}
+    assert "tiny_reviews" in list_presets() and "lstm_tiny" in list_presets()
+    assert "tiny_reviews" not in list_presets(trained=False)
+    assert list_presets("lstm", trained=True) == {
+        "tiny_reviews": "A tiny trained LSTM."
+    }
+    assert list_presets("transformer", trained=True) == {}
+    info = preset_info("tiny_reviews")
+    assert info["trained"] and info["family"] == "lstm"
+    assert info["class_name"] == "LSTMClassifier"
+    assert not preset_info("lstm_tiny")["trained"]
+    for restored in (
+        load_preset("tiny_reviews"),
+        LSTMClassifier.from_preset("tiny_reviews"),
+    ):
+        assert type(restored) is LSTMClassifier
+        assert restored.label_names == ["n", "p"]
+        assert restored.preprocessor.vocabulary == model.preprocessor.vocabulary
+        assert_allclose(restored.predict(texts, verbose=0), expected)
+    assert "tiny_reviews" in LSTMClassifier.presets
+    assert "tiny_reviews" not in AttentiveLSTMClassifier.presets
+    with pytest.raises(ValueError, match="holds a `LSTMClassifier`"):
+        TransformerClassifier.from_preset("tiny_reviews")
+
+
+def test_trained_preset_search_order_and_hidden_folders(tmp_path, monkeypatch):
+    from keras_ctxmem.zoo.presets import PACKAGED_PRESETS, preset_roots, trained_presets
+
+    first, second = tmp_path / "first", tmp_path / "second"
+    save_trained(first, "shared_name", description="first")
+    save_trained(second, "shared_name", description="second")
+    save_trained(second, ".shared_name.staging")  # a save_to_preset in progress
+    (second / "not_a_preset").mkdir()
+    monkeypatch.setenv(
+        "KERAS_CTXMEM_PRESETS", os.pathsep.join(map(str, (first, second)))
+    )
+    assert preset_roots() == [str(first), str(second), PACKAGED_PRESETS]
+    assert trained_presets([second]) == {"shared_name": str(second / "shared_name")}
+    assert list_presets(trained=True) == {"shared_name": "first"}
+
+
+def test_a_trained_preset_cannot_take_a_configuration_name(trained_root):
+    save_trained(trained_root, "lstm_tiny")
+    with pytest.raises(ValueError, match="named like the configuration 'lstm_tiny'"):
+        list_presets()
+
+
+def test_load_preset_explains_names_it_cannot_load(trained_root):
+    from keras_ctxmem.zoo import load_preset
+
+    save_trained(trained_root, "tiny_reviews")
+    with pytest.raises(ValueError, match="configuration without weights"):
+        load_preset("lstm_tiny")
+    with pytest.raises(ValueError, match="Did you mean 'tiny_reviews'"):
+        load_preset("tiny_review")
+
+
+def test_packaged_presets_are_trained_and_described():
+    from keras_ctxmem.zoo.presets import PACKAGED_PRESETS, trained_presets
+
+    for name, directory in trained_presets([PACKAGED_PRESETS]).items():
+        files = set(os.listdir(directory))
+        assert {"config.json", "metadata.json", "model.weights.h5"} <= files, name
+        metadata = json.loads(open(os.path.join(directory, "metadata.json")).read())
+        assert metadata.get("description"), name

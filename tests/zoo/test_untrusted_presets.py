@@ -64,6 +64,17 @@ def test_code_in_a_preset_is_refused(preset_dir):
         load_preset(preset_dir)
 
 
+@pytest.mark.parametrize(
+    "registered_name", [["a", "list"], "keras_ctxmem>TokenAccuracy"]
+)
+def test_a_registered_name_that_is_no_model_is_refused(preset_dir, registered_name):
+    edit_config(preset_dir, lambda c: c.update({"registered_name": registered_name}))
+    with pytest.raises(ValueError, match="not a keras_ctxmem model"):
+        load_preset(preset_dir)
+    with pytest.raises(ValueError, match="cannot load"):
+        LSTMClassifier.from_preset(preset_dir)
+
+
 def test_truncated_weights_give_a_clear_error(preset_dir):
     path = os.path.join(preset_dir, "model.weights.h5")
     with open(path, "rb") as f:
@@ -101,3 +112,166 @@ def test_a_failed_save_leaves_the_old_preset(preset_dir, monkeypatch):
         model.save_to_preset(preset_dir)
     assert_allclose(load_preset(preset_dir).predict(TOKENS, verbose=0), before)
     assert os.listdir(os.path.dirname(preset_dir)) == ["preset"]
+
+
+# === An attacker's preset: it tries to make us read files outside it ===
+
+SECRET = "TOPSECRET-do-not-print"
+
+
+@pytest.fixture
+def secret(tmp_path):
+    path = tmp_path / "secret.txt"
+    path.write_text(f"{SECRET}\n[PAD]\n[UNK]\n", encoding="utf-8")
+    return str(path)
+
+
+@pytest.fixture
+def text_preset(tmp_path):
+    from keras_ctxmem.preprocessing import TextPreprocessor
+
+    preprocessor = TextPreprocessor(
+        vocabulary=["[PAD]", "[UNK]", "a", "film"], sequence_length=4
+    )
+    directory = str(tmp_path / "text_preset")
+    LSTMClassifier.from_preset("lstm_tiny", preprocessor=preprocessor).save_to_preset(
+        directory
+    )
+    return directory
+
+
+def assert_refused(directory, message, secret_text=SECRET):
+    with pytest.raises(ValueError, match=message) as error:
+        load_preset(directory)
+    assert secret_text not in str(error.value)
+
+
+def replace_with_link(path, target):
+    os.remove(path)
+    os.symlink(target, path)
+
+
+def test_weights_linked_outside_the_preset_are_refused(preset_dir, tmp_path):
+    outside = str(tmp_path / "elsewhere.weights.h5")
+    weights = os.path.join(preset_dir, "model.weights.h5")
+    os.replace(weights, outside)  # valid weights, but not the preset's own
+    os.symlink(outside, weights)
+    assert_refused(preset_dir, "leads outside the preset directory")
+
+
+def test_a_link_inside_the_preset_is_fine(preset_dir):
+    weights = os.path.join(preset_dir, "model.weights.h5")
+    os.replace(weights, os.path.join(preset_dir, "weights.h5"))
+    os.symlink("weights.h5", weights)
+    load_preset(preset_dir)
+
+
+def test_vocabulary_linked_outside_is_refused(text_preset, secret):
+    vocabulary = os.path.join(text_preset, "assets", "preprocessor", "vocabulary.txt")
+    replace_with_link(vocabulary, secret)
+    assert_refused(text_preset, "leads outside the preset directory")
+
+
+def test_a_linked_preprocessor_folder_is_refused(text_preset, tmp_path, secret):
+    outside = tmp_path / "outside_assets"
+    outside.mkdir()
+    os.symlink(secret, outside / "vocabulary.txt")
+    assets = os.path.join(text_preset, "assets", "preprocessor")
+    import shutil
+
+    shutil.rmtree(assets)
+    os.symlink(str(outside), assets)
+    assert_refused(text_preset, "leads outside the preset directory")
+
+
+@pytest.mark.parametrize("file_name", ["config.json", "model.weights.h5"])
+def test_a_fifo_is_refused_without_blocking(preset_dir, file_name):
+    path = os.path.join(preset_dir, file_name)
+    os.remove(path)
+    os.mkfifo(path)  # reading it would wait forever
+    assert_refused(preset_dir, "not a regular file")
+
+
+@pytest.mark.parametrize("file_name", ["config.json", "model.weights.h5"])
+def test_dev_zero_is_refused(preset_dir, file_name):
+    replace_with_link(os.path.join(preset_dir, file_name), "/dev/zero")
+    assert_refused(preset_dir, "leads outside the preset directory")
+
+
+@pytest.mark.parametrize(
+    "vocabulary", ["SECRET", "../../secret.txt", "assets/../../secret.txt"]
+)
+def test_a_vocabulary_path_in_the_config_is_refused(text_preset, secret, vocabulary):
+    vocabulary = secret if vocabulary == "SECRET" else vocabulary
+    edit_config(
+        text_preset,
+        lambda c: c["config"]["preprocessor"]["config"].update(
+            {"vocabulary": vocabulary}
+        ),
+    )
+    assert_refused(text_preset, "`config.preprocessor.config.vocabulary` names a file")
+
+
+@pytest.mark.parametrize("value", ["/etc/passwd", "../../etc/passwd", "a/../../b"])
+def test_any_absolute_or_parent_path_in_the_config_is_refused(preset_dir, value):
+    edit_config(preset_dir, lambda c: c["config"].update({"label_names": [value, "b"]}))
+    assert_refused(preset_dir, r"`config.label_names\[0\]` names a file")
+
+
+def test_a_huge_config_is_refused_unread(preset_dir):
+    with open(os.path.join(preset_dir, "config.json"), "w") as f:
+        f.truncate(17 * 2**20)  # sparse: no disk used
+    assert_refused(preset_dir, "larger than 16 MiB")
+
+
+def test_invalid_json_is_not_quoted(preset_dir):
+    with open(os.path.join(preset_dir, "config.json"), "w") as f:
+        f.write('{"registered_name": ' + SECRET)
+    assert_refused(preset_dir, "not valid JSON")
+
+
+def test_a_vocabulary_that_is_not_one_is_not_quoted(text_preset):
+    vocabulary = os.path.join(text_preset, "assets", "preprocessor", "vocabulary.txt")
+    with open(vocabulary, "w") as f:
+        f.write(f"{SECRET}\n[PAD]\n")
+    assert_refused(text_preset, "must start with")
+
+
+def add_to_weights(directory, edit):
+    import h5py
+
+    with h5py.File(os.path.join(directory, "model.weights.h5"), "a") as f:
+        edit(f)
+
+
+def test_an_hdf5_external_link_is_refused(preset_dir, tmp_path):
+    import h5py
+
+    outside = str(tmp_path / "outside.h5")
+    with h5py.File(outside, "w") as f:
+        f["data"] = np.arange(4.0)
+    add_to_weights(
+        preset_dir,
+        lambda f: f.__setitem__("stolen", h5py.ExternalLink(outside, "data")),
+    )
+    assert_refused(preset_dir, "HDF5 external link")
+
+
+def test_an_hdf5_dataset_stored_in_another_file_is_refused(preset_dir, secret):
+    add_to_weights(
+        preset_dir,
+        lambda f: f.require_group("layers").create_dataset(
+            "stolen", shape=(8,), dtype="u1", external=[(secret, 0, 8)]
+        ),
+    )
+    assert_refused(preset_dir, "HDF5 external or virtual dataset")
+
+
+def test_a_trained_preset_name_is_checked_the_same_way(tmp_path, monkeypatch):
+    root = tmp_path / "presets"
+    directory = str(root / "evil")
+    LSTMClassifier.from_preset("lstm_tiny").save_to_preset(directory)
+    replace_with_link(os.path.join(directory, "model.weights.h5"), "/dev/zero")
+    monkeypatch.setenv("KERAS_CTXMEM_PRESETS", str(root))
+    with pytest.raises(ValueError, match="leads outside the preset directory"):
+        LSTMClassifier.from_preset("evil")
