@@ -96,6 +96,8 @@ def recipe_from(args):
         "restarts": args.restarts,
         "seed": args.seed,
         "max_memories": args.max_memories,
+        "linear_start_learning_rate": args.linear_start_learning_rate,
+        "empty_slots_attend": args.empty_slots_attend,
     }
     if args.linear_start is not None:
         overrides["linear_start"] = (
@@ -212,6 +214,14 @@ def main():
     parser.add_argument("--halve-every", type=int, help="epochs; default: the recipe's")
     parser.add_argument("--learning-rate", type=float, help="default: the recipe's")
     parser.add_argument("--linear-start", help="'auto' (default), epochs, or 0")
+    parser.add_argument(
+        "--linear-start-learning-rate", type=float, help="default: 0.005"
+    )
+    parser.add_argument(
+        "--empty-slots-attend",
+        action=argparse.BooleanOptionalAction,
+        help="the softmax also over a 50-slot memory's empty slots (default: yes)",
+    )
     parser.add_argument("--random-noise", type=float, help="default: 0.1")
     parser.add_argument("--max-memories", type=int, default=50)
     parser.add_argument("--batch-size", type=int, default=32)

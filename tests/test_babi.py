@@ -98,6 +98,6 @@ def test_shipped_joint_preset_answers_real_questions(tmp_path):
         paths.append(tmp_path / f"qa{task}_written_test.txt")
         paths[-1].write_text(text)
     data = read_babi([str(p) for p in paths])
-    model = load_preset(TRAINED_JOINT)
+    model = load_preset("babi_memory_network_joint")
     assert model.vocabulary is not None and model.embedding_dim == 50
     assert answer_questions(model, data) == data.answers
