@@ -9,10 +9,11 @@ or files) with the trained model's words; it never feeds the vocabulary.
 A task fails when its error is above 5% (Weston et al. 2015).
 
 - `--model memory_network` (default): `keras_ctxmem.babi.train_memory_network`,
-  the MemN2N paper's recipe: PE, TE, 3 hops, adjacent tying, SGD 0.01 (0.005
-  during the linear start) halved every 25 epochs (15 jointly), gradient norm
-  40, batch 32, random noise 0.1, linear start until the validation loss
-  stops falling (`--linear-start auto`, or a number of epochs), d = 20 and 100
+  the MemN2N paper's recipe (see that module): PE, TE, 3 hops, adjacent
+  tying, a linear start of 20 epochs at 0.01 (`--linear-start auto` stops it
+  when the validation loss stops falling), then SGD 0.01 halved every 25
+  epochs (15 jointly), gradient norm 40, batch 32, random noise 0.1, the
+  softmax over the empty slots of a 50-slot memory too, d = 20 and 100
   epochs per task, d = 50 and 60 epochs jointly (`--mode joint`: one model,
   all tasks, one vocabulary), best of `--restarts` runs on validation error.
   `--save-preset DIR` writes the (joint, or last task's) model.
@@ -27,7 +28,7 @@ mean error / 11 failed per task, 12.4% / 11 jointly; 10k: 4.2% / 3.
 The CPU is much faster with the JAX backend for this small model:
 ```
 KERAS_BACKEND=jax python benchmarks/babi.py --data ../shared/data/babi-1k \
-    --mode joint --restarts 1 --save-preset runs/babi_joint
+    --mode joint --seed 20 --save-preset runs/babi_joint
 KERAS_BACKEND=jax python benchmarks/babi.py --data ../shared/data/babi-1k \
     --mode per-task --restarts 10 --jsonl runs/babi_per_task.jsonl
 python benchmarks/babi.py --data ../shared/data/babi-1k --model lstm \
@@ -213,9 +214,9 @@ def main():
     parser.add_argument("--embedding-dim", type=int, help="default: the recipe's")
     parser.add_argument("--halve-every", type=int, help="epochs; default: the recipe's")
     parser.add_argument("--learning-rate", type=float, help="default: the recipe's")
-    parser.add_argument("--linear-start", help="'auto' (default), epochs, or 0")
+    parser.add_argument("--linear-start", help="epochs (default 20), 'auto' or 0")
     parser.add_argument(
-        "--linear-start-learning-rate", type=float, help="default: 0.005"
+        "--linear-start-learning-rate", type=float, help="default: 0.01"
     )
     parser.add_argument(
         "--empty-slots-attend",
