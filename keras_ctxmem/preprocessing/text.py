@@ -54,6 +54,10 @@ class TextPreprocessor(keras.layers.Layer):
     ):
         kwargs.pop("dtype", None)  # Always int32 token ids.
         super().__init__(dtype="int32", **kwargs)
+        # Inputs stay TensorFlow tensors on every backend (the JAX backend cannot
+        # hold strings), as in keras-hub's preprocessing layers.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
         if not isinstance(sequence_length, int) or sequence_length < 1:
             raise ValueError(
                 "`sequence_length` must be a positive integer. "
@@ -234,8 +238,10 @@ def learn_word_piece_vocabulary(
     vocabulary = learn_word_piece_vocabulary(["a charming film"] * 3, 40)
     ```
     """
-    words = text_dataset(corpus).batch(1024).map(
-        lambda text: pretokenize(text, lowercase, strip_accents)
+    words = (
+        text_dataset(corpus)
+        .batch(1024)
+        .map(lambda text: pretokenize(text, lowercase, strip_accents))
     )
     counts = wordpiece_tokenizer_learner_lib.count_words(words)
     if not counts:
