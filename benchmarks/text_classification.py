@@ -276,7 +276,12 @@ def main(argv=None):
         with open(args.results, "w") as f:
             json.dump(results, f, indent=2)
     if args.save_preset:
-        model.save_to_preset(args.save_preset)
+        # An uncompiled copy: `save_weights` of a trained model also writes the
+        # optimizer's moments (3x the size), which a preset does not need.
+        config = {**model.get_config(), "preprocessor": model.preprocessor}
+        clean = type(model).from_config(config)
+        clean.set_weights(model.get_weights())
+        clean.save_to_preset(args.save_preset)
         metadata_path = os.path.join(args.save_preset, "metadata.json")
         with open(metadata_path) as f:
             metadata = json.load(f)
