@@ -14,7 +14,7 @@ Splits:
   evaluation split. Label names are fixed to the AG News class order World,
   Sports, Business, Sci/Tech (class indices 1-4 of the official CSV).
 
-The batches are bucketed by length (padding trimmed to a multiple of 8) to
+The batches are bucketed by length (padding trimmed to a multiple of `--bucket`) to
 train fast on a CPU; the result does not depend on it (padding is masked), and
 the accuracy of the saved model on raw strings is checked at the end.
 
@@ -99,12 +99,13 @@ def token_ids(preprocessor, texts, batch_size=2048):
 
 
 class BucketedBatches(keras.utils.PyDataset):
-    """Batches of similar lengths, padding trimmed to a multiple of 8."""
+    """Batches of similar lengths, padding trimmed to a multiple of `bucket`
+    (few distinct shapes: each one is compiled once)."""
 
-    def __init__(self, ids, lengths, labels, batch_size, seed=None, **kwargs):
+    def __init__(self, ids, lengths, labels, batch_size, bucket, seed=None, **kwargs):
         super().__init__(**kwargs)
         self.ids, self.lengths, self.labels = ids, lengths, labels
-        self.batch_size = batch_size
+        self.batch_size, self.bucket = batch_size, bucket
         self.rng = np.random.default_rng(seed) if seed is not None else None
         self.on_epoch_end()
 
@@ -131,7 +132,7 @@ class BucketedBatches(keras.utils.PyDataset):
 
     def __getitem__(self, index):
         rows = self.batches[index]
-        width = -(-int(self.lengths[rows].max()) // 8) * 8
+        width = -(-int(self.lengths[rows].max()) // self.bucket) * self.bucket
         return self.ids[rows, :width], self.labels[rows]
 
 
@@ -176,6 +177,7 @@ def main(argv=None):
     parser.add_argument("--vocabulary-size", type=int, default=8000)
     parser.add_argument("--sequence-length", type=int, default=64)
     parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--bucket", type=int, default=8, help="padding multiple")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=0.01)
@@ -203,8 +205,12 @@ def main(argv=None):
         f"vocabulary {preprocessor.vocabulary_size:,} ({time.time() - started:.0f} s)",
         flush=True,
     )
-    train_batches = BucketedBatches(ids, lengths, labels, args.batch_size, args.seed)
-    eval_batches = BucketedBatches(eval_ids, eval_lengths, eval_labels, 256)
+    train_batches = BucketedBatches(
+        ids, lengths, labels, args.batch_size, args.bucket, args.seed
+    )
+    eval_batches = BucketedBatches(
+        eval_ids, eval_lengths, eval_labels, 256, args.bucket
+    )
 
     model = build_model(args, preprocessor, label_names)
     steps = args.epochs * len(train_batches)

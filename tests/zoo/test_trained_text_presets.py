@@ -36,8 +36,7 @@ def test_sst2_sentiment_labels_obvious_sentences():
 
 def test_ag_news_topic_labels_obvious_sentences():
     texts = [
-        "The Yankees beat the Red Sox 5-3 as Jeter hit a home run in the ninth "
-        "inning.",
+        "The Yankees beat the Red Sox 5-3 as Jeter hit a home run in the ninth inning.",
         "Shares of the company fell after it reported lower quarterly profit and "
         "cut its sales forecast.",
         "Microsoft released a new version of its Windows operating system and "
