@@ -322,7 +322,7 @@ def _load_run(path):
 
 
 def command_evaluate(args):
-    from keras_ctxmem.data.readers import read_text_classification
+    from keras_ctxmem.data.readers import parse_label_map, read_labelled_texts
     from keras_ctxmem.zoo import MemoryNetwork
 
     model = _load_run(args.run_dir)
@@ -333,13 +333,20 @@ def command_evaluate(args):
     if model.preprocessor is None:
         raise CommandError("this model takes token ids; evaluate it from Python")
     try:
-        data = read_text_classification(args.data, label_names=model.label_names)
+        label_map = parse_label_map(args.label_map) if args.label_map else None
+        data = read_labelled_texts(
+            args.data, model.label_names, label_map, args.ag_news_text
+        )
     except (OSError, ValueError) as error:
         raise CommandError(str(error)) from None
     texts, labels = data.to_arrays()
     report = _report(model, texts, labels, out_dir)
     with open(os.path.join(out_dir, "evaluation.json"), "w") as f:
-        json.dump({"data": args.data, "report": report}, f, indent=2)
+        json.dump(
+            {"data": args.data, "accuracy": report["accuracy"], "report": report},
+            f,
+            indent=2,
+        )
     print(
         f"Accuracy {report['accuracy']:.4f}, macro-F1 "
         f"{report['macro_avg']['f1']:.4f} on {len(labels):,} texts."
@@ -537,12 +544,23 @@ def build_parser():
     evaluate.add_argument(
         "--data",
         required=True,
-        help="a TSV/CSV of texts and labels; for a memory network, a bAbI file "
-        "or a folder of qaN_*test.txt files",
+        help="a TSV/CSV of texts and labels, an AG News CSV; for a memory "
+        "network, a bAbI file or a folder of qaN_*test.txt files",
     )
     evaluate.add_argument(
         "--out",
         help="where to write evaluation.json and plots (default: RUN_DIR/evaluation)",
+    )
+    evaluate.add_argument(
+        "--label-map",
+        help="file labels to the model's names, e.g. 1=World,2=Sports,3=Business,"
+        "4=Sci/Tech (the default for an AG News CSV and a model with those names)",
+    )
+    evaluate.add_argument(
+        "--ag-news-text",
+        default="description",
+        choices=("description", "title", "title+description"),
+        help="the text of an AG News CSV (class, title, description) to classify",
     )
     evaluate.set_defaults(run=command_evaluate)
 

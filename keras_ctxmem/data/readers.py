@@ -1,7 +1,9 @@
 """Readers for real datasets on disk: each returns an unbatched `tf.data.Dataset`.
 
 - `read_text_classification`: TSV/CSV text classification files (SST-2, AG News).
-  Elements: `(text: tf.string, label: int32)`.
+  Elements: `(text: tf.string, label: int32)`. `read_ag_news_csv` reads the
+  official AG News CSV layout (class index 1-4, title, description), and
+  `read_labelled_texts` either layout for a model's label names.
 - `read_conll`: CoNLL-2003 style token tagging files, IOB1 or BIO tags, converted
   to BIO. Elements: `(words: tf.string (n,), tags: int32 (n,))`.
 - `read_babi`: bAbI v1.2 question answering (Weston et al. 2015) as memories,
@@ -35,6 +37,7 @@ batches = data.dataset.shuffle(1000).batch(32)
 import csv
 import dataclasses
 import glob
+import itertools
 import json
 import os
 import re
@@ -42,6 +45,9 @@ import re
 import numpy as np
 import tensorflow as tf
 
+AG_NEWS_LABEL_NAMES = ("World", "Sports", "Business", "Sci/Tech")
+# The official CSV's class indices, 1-based, to the class names.
+AG_NEWS_LABEL_MAP = {str(i + 1): name for i, name in enumerate(AG_NEWS_LABEL_NAMES)}
 TEXT_COLUMN_NAMES = ("text", "sentence", "review", "document", "content")
 LABEL_COLUMN_NAMES = ("label", "labels", "class", "category", "target")
 _INTEGER = re.compile(r"-?\d+")
@@ -199,6 +205,7 @@ def read_text_classification(
     delimiter=None,
     header="auto",
     label_names=None,
+    label_map=None,
 ):
     """Reads a TSV or CSV file of texts and labels.
 
@@ -222,6 +229,9 @@ def read_text_classification(
             names or an index into them, anything else is an error. By default,
             integer labels are kept as ids (names `"0"`, `"1"`, ... up to the
             largest) and other labels are numbered in sorted order.
+        label_map: a dict from the file's label cells to label names (AG News:
+            `{"1": "World", ...}`), applied before `label_names`; a cell it
+            does not map is an error.
 
     Returns:
         `TextClassificationData`; the dataset yields `(text, label)`, a tf.string
@@ -271,13 +281,123 @@ def read_text_classification(
                 path, line, f"expected {num_columns} fields, found {len(row)}"
             )
     texts = [" ".join(row[i].strip() for i in text_indices) for row in rows]
-    ids, label_names = _label_ids(
-        [row[label_index] for row in rows], label_names, path, lines
-    )
+    cells = [row[label_index] for row in rows]
+    if label_map is not None:
+        cells = _map_labels(cells, label_map, path, lines)
+    ids, label_names = _label_ids(cells, label_names, path, lines)
     dataset = tf.data.Dataset.from_tensor_slices(
         (tf.constant(texts, tf.string), tf.constant(ids, tf.int32))
     )
     return TextClassificationData(dataset, label_names, len(texts))
+
+
+def _map_labels(cells, label_map, path, lines):
+    label_map = {str(key).strip(): str(value) for key, value in label_map.items()}
+    mapped = []
+    for cell, line in zip(cells, lines, strict=True):
+        if cell.strip() not in label_map:
+            raise DataFormatError(
+                path,
+                line,
+                f"label {cell.strip()!r} is not in the label map {sorted(label_map)}",
+            )
+        mapped.append(label_map[cell.strip()])
+    return mapped
+
+
+def parse_label_map(text):
+    """`"1=World,2=Sports"` to `{"1": "World", "2": "Sports"}`."""
+    label_map = {}
+    for item in text.split(","):
+        key, equals, value = item.partition("=")
+        if not equals or not key.strip() or not value.strip():
+            raise ValueError(
+                f"A label map is `id=name` pairs separated by commas, e.g. "
+                f"'1=World,2=Sports'. Received: {text!r}"
+            )
+        label_map[key.strip()] = value.strip()
+    return label_map
+
+
+def read_ag_news_csv(
+    path,
+    text="description",
+    label_names=AG_NEWS_LABEL_NAMES,
+    label_map=AG_NEWS_LABEL_MAP,
+):
+    """Reads the official AG News CSV: `"3","Title","Description"`, no header.
+
+    Args:
+        path: the CSV file.
+        text: `"description"` (what `ag_news_10k/train.tsv` holds and the
+            `ag_news_topic` preset was trained on), `"title"`, or
+            `"title+description"` (joined with a space).
+        label_names: the classes and their order (default: World, Sports,
+            Business, Sci/Tech).
+        label_map: the class index cells to names (default: 1=World, 2=Sports,
+            3=Business, 4=Sci/Tech).
+
+    Example:
+    ```python
+    import os
+    import tempfile
+
+    from keras_ctxmem.data.readers import read_ag_news_csv
+
+    path = os.path.join(tempfile.mkdtemp(), "test.csv")
+    with open(path, "w") as f:
+        f.write('"3","Stocks rally","Shares rose on Monday."\\n')
+    data = read_ag_news_csv(path)
+    print(data.label_names[data.to_arrays()[1][0]])  # Business
+    ```
+    """
+    columns = {"description": 2, "title": 1, "title+description": [1, 2]}
+    if text not in columns:
+        raise ValueError(f"`text` must be one of {list(columns)}. Received: {text!r}")
+    return read_text_classification(
+        path,
+        text_column=columns[text],
+        label_column=0,
+        delimiter=",",
+        header=False,
+        label_names=list(label_names) if label_names is not None else None,
+        label_map=label_map,
+    )
+
+
+def looks_like_ag_news_csv(path):
+    """Whether the file's first rows are `"1".."4", title, description`."""
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            rows = [row for row in itertools.islice(csv.reader(f), 20) if row]
+    except (OSError, UnicodeDecodeError, csv.Error):
+        return False
+    return bool(rows) and all(
+        len(row) == 3 and row[0].strip() in AG_NEWS_LABEL_MAP for row in rows
+    )
+
+
+def read_labelled_texts(path, label_names=None, label_map=None, text="description"):
+    """Reads a labelled file for a model that knows `label_names`.
+
+    A file in the AG News CSV layout (class index 1-4, title, description) is
+    read with `read_ag_news_csv`: with `label_map` when given, else with the
+    AG News map when `label_names` are the four AG News class names (otherwise
+    the index cells could not be named, which raises). Any other file is read
+    by `read_text_classification` (then `label_map`, if given, maps its cells).
+    """
+    if looks_like_ag_news_csv(path):
+        if label_map is None:
+            if label_names is None or list(label_names) != list(AG_NEWS_LABEL_NAMES):
+                raise ValueError(
+                    f"{path} is in the AG News CSV layout (class index 1-4, "
+                    f"title, description), but the model's labels {label_names} "
+                    "are not the AG News names: give a label map, e.g. "
+                    "'1=World,2=Sports,3=Business,4=Sci/Tech'."
+                )
+            label_map = AG_NEWS_LABEL_MAP
+        return read_ag_news_csv(path, text, label_names, label_map)
+    return read_text_classification(path, label_names=label_names, label_map=label_map)
 
 
 # --------------------------------------------------------------------------

@@ -9,4 +9,4 @@ from keras_ctxmem.layers.fusion import (
     GatedMultimodalUnit,
 )
 from keras_ctxmem.layers.memory import ContextMemory, ContextMemoryCell
-from keras_ctxmem.layers.pooling import MaskedMeanPooling
+from keras_ctxmem.layers.pooling import MaskedMaxPooling, MaskedMeanPooling

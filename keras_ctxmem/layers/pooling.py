@@ -37,3 +37,40 @@ class MaskedMeanPooling(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return (input_shape[0], input_shape[2])
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class MaskedMaxPooling(keras.layers.Layer):
+    """Maximum over the unmasked steps of `(batch, time, features)`.
+
+    A fully masked row (an empty text) gives zeros.
+
+    Example:
+    ```python
+    import numpy as np
+    from keras_ctxmem.layers import MaskedMaxPooling
+    x = np.array([[[1.0], [5.0], [9.0]]], "float32")
+    MaskedMaxPooling()(x, mask=np.array([[True, True, False]]))  # [[5.0]]
+    ```
+    """
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def call(self, inputs, mask=None):
+        if mask is None:
+            return keras.ops.max(inputs, axis=1)
+        mask = keras.ops.expand_dims(keras.ops.cast(mask, "bool"), -1)
+        lowest = keras.ops.cast(
+            -1e4 if inputs.dtype == "float16" else -1e9, inputs.dtype
+        )
+        pooled = keras.ops.max(keras.ops.where(mask, inputs, lowest), axis=1)
+        any_step = keras.ops.any(mask, axis=1)
+        return keras.ops.where(any_step, pooled, keras.ops.zeros_like(pooled))
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])

@@ -11,15 +11,18 @@ logits = model.predict(np.array([[5, 9, 3, 0, 0]]))
 
 import keras
 
+from keras_ctxmem.layers import MaskedMaxPooling, MaskedMeanPooling
 from keras_ctxmem.zoo.heads import LogitsHead
 from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.recurrent import final_lstm, lstm_stack
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
+POOLINGS = ("last", "max", "mean")
+
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
 class LSTMClassifier(ZooModel):
-    """Embedding, `num_layers` (Bi)LSTM layers, the final state, then logits.
+    """Embedding, `num_layers` (Bi)LSTM layers, pooling over time, then logits.
 
     Token id 0 is padding and is masked, so padding never changes the result.
 
@@ -31,6 +34,9 @@ class LSTMClassifier(ZooModel):
         bidirectional: read the sequence both ways.
         num_classes: number of classes (at least 2).
         dropout: dropout on LSTM inputs and before the output layer.
+        pooling: `"last"`, the final state (of each direction); `"max"` or
+            `"mean"` over the unmasked time steps of the last layer's states.
+        embedding_dropout: dropout on the token embeddings.
         use_cudnn: `False` (default) keeps the model XLA-compilable; `"auto"` uses
             cuDNN on a GPU (then compile with `jit_compile=False`). See
             `keras_ctxmem.zoo.recurrent`.
@@ -47,10 +53,16 @@ class LSTMClassifier(ZooModel):
         bidirectional=True,
         num_classes=2,
         dropout=0.1,
+        pooling="last",
+        embedding_dropout=0.0,
         use_cudnn=False,
         dtype=None,
         **kwargs,
     ):
+        if pooling not in POOLINGS:
+            raise ValueError(
+                f"`pooling` must be one of {POOLINGS}. Received: {pooling!r}"
+            )
         check_sizes(
             vocabulary_size=vocabulary_size,
             embedding_dim=embedding_dim,
@@ -58,6 +70,7 @@ class LSTMClassifier(ZooModel):
             num_layers=num_layers,
         )
         check_rate("dropout", dropout)
+        check_rate("embedding_dropout", embedding_dropout)
         # === Layers ===
         self.embedding = keras.layers.Embedding(
             vocabulary_size,
@@ -66,20 +79,37 @@ class LSTMClassifier(ZooModel):
             dtype=dtype,
             name="embedding",
         )
+        self.embedding_dropout_layer = keras.layers.Dropout(
+            embedding_dropout, dtype=dtype, name="embedding_dropout"
+        )
+        num_sequence_layers = num_layers - 1 if pooling == "last" else num_layers
         self.lstm_layers = lstm_stack(
-            hidden_dim, num_layers - 1, bidirectional, dropout, use_cudnn, dtype, "lstm"
+            hidden_dim,
+            num_sequence_layers,
+            bidirectional,
+            dropout,
+            use_cudnn,
+            dtype,
+            "lstm",
         )
-        self.final_lstm = final_lstm(
-            hidden_dim, bidirectional, dropout, use_cudnn, dtype, "final_lstm"
-        )
+        if pooling == "last":
+            self.pooling_layer = final_lstm(
+                hidden_dim, bidirectional, dropout, use_cudnn, dtype, "final_lstm"
+            )
+        elif pooling == "max":
+            self.pooling_layer = MaskedMaxPooling(dtype=dtype, name="max_pooling")
+        else:
+            self.pooling_layer = MaskedMeanPooling(dtype=dtype, name="mean_pooling")
         self.head = LogitsHead(num_classes, dropout, dtype=dtype, name="head")
 
         # === Functional Model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
         x = self.embedding(token_ids)
+        if embedding_dropout:
+            x = self.embedding_dropout_layer(x)
         for lstm in self.lstm_layers:
             x = lstm(x)
-        logits = self.head(self.final_lstm(x))
+        logits = self.head(self.pooling_layer(x))
         super().__init__(inputs=token_ids, outputs=logits, dtype=dtype, **kwargs)
 
         # === Config ===
@@ -90,6 +120,8 @@ class LSTMClassifier(ZooModel):
         self.bidirectional = bidirectional
         self.num_classes = num_classes
         self.dropout = dropout
+        self.pooling = pooling
+        self.embedding_dropout = embedding_dropout
         self.use_cudnn = use_cudnn
 
     def get_config(self):
@@ -103,6 +135,8 @@ class LSTMClassifier(ZooModel):
                 "bidirectional": self.bidirectional,
                 "num_classes": self.num_classes,
                 "dropout": self.dropout,
+                "pooling": self.pooling,
+                "embedding_dropout": self.embedding_dropout,
                 "use_cudnn": self.use_cudnn,
             }
         )

@@ -430,3 +430,56 @@ def test_adding_problem_follows_the_1997_definition():
     np.testing.assert_allclose(targets, expected, rtol=1e-6)
     assert adding_problem_accuracy(targets, targets + 0.03) == 1.0
     assert adding_problem_accuracy([0.5, 0.5], [0.55, 0.5]) == 0.5
+
+
+AG_NEWS_CSV = (
+    '"3","Wall St. Bears Claw Back","Reuters - Short-sellers are seeing green."\n'
+    '"2","Phelps Wins","Michael Phelps won his sixth gold medal."\n'
+    '"1","Talks Resume","Diplomats met in Geneva on Monday."\n'
+    '"4","New Chip","Intel unveiled a faster processor."\n'
+)
+
+
+def test_ag_news_csv_is_read_and_its_class_indices_named(tmp_path):
+    path = write(tmp_path / "test.csv", AG_NEWS_CSV)
+    data = readers.read_ag_news_csv(path)
+    texts, labels = data.to_arrays()
+    assert data.label_names == ["World", "Sports", "Business", "Sci/Tech"]
+    assert [data.label_names[i] for i in labels] == [
+        "Business",
+        "Sports",
+        "World",
+        "Sci/Tech",
+    ]
+    assert texts[0] == "Reuters - Short-sellers are seeing green."
+    both = readers.read_ag_news_csv(path, text="title+description").to_arrays()[0]
+    assert both[1] == "Phelps Wins Michael Phelps won his sixth gold medal."
+
+
+def test_labelled_texts_map_ag_news_ids_to_a_models_label_names(tmp_path):
+    path = write(tmp_path / "test.csv", AG_NEWS_CSV)
+    names = ["Sci/Tech", "Business", "Sports", "World"]  # another order
+    label_map = readers.parse_label_map("1=World,2=Sports,3=Business,4=Sci/Tech")
+    data = readers.read_labelled_texts(path, names, label_map)
+    assert [names[i] for i in data.to_arrays()[1]] == [
+        "Business",
+        "Sports",
+        "World",
+        "Sci/Tech",
+    ]
+    # The AG News names need no map; other names do.
+    default = readers.read_labelled_texts(path, list(readers.AG_NEWS_LABEL_NAMES))
+    assert list(default.to_arrays()[1]) == [2, 1, 0, 3]
+    with pytest.raises(ValueError, match="label map"):
+        readers.read_labelled_texts(path, ["negative", "positive"])
+    with pytest.raises(ValueError, match="id=name"):
+        readers.parse_label_map("1:World")
+    # A TSV is still read as before.
+    tsv = write(tmp_path / "x.tsv", "sentence\tlabel\na fine film\t1\na dull film\t0\n")
+    assert readers.read_labelled_texts(tsv).label_names == ["0", "1"]
+
+
+def test_unmapped_label_names_the_line(tmp_path):
+    path = write(tmp_path / "test.csv", AG_NEWS_CSV + '"5","X","Y"\n')
+    with pytest.raises(DataFormatError, match=r"line 5: label '5' is not in"):
+        readers.read_ag_news_csv(path)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ctxmem.preprocessing import TextPreprocessor
+from keras_ctxmem.preprocessing import TextPreprocessor, text
 
 CORPUS = ["a charming film", "a dull film", "charming and warm", "Café crème brûlée"]
 
@@ -103,3 +103,33 @@ def test_config_and_assets_round_trip(tmp_path, preprocessor):
         keras.ops.convert_to_numpy(restored(texts)),
         keras.ops.convert_to_numpy(preprocessor(texts)),
     )
+
+
+def _rare_word_corpus(num_words=1500, seed=0):
+    """Texts of many words seen 1-4 times each: keras-hub's learner keeps no
+    sub-word seen fewer than 10 times, so it falls far short on such a corpus."""
+    rng = np.random.default_rng(seed)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words = ["".join(rng.choice(letters, rng.integers(4, 9))) for _ in range(num_words)]
+    tokens = [w for w in words for _ in range(rng.integers(1, 5))]
+    rng.shuffle(tokens)
+    return [" ".join(tokens[i : i + 12]) for i in range(0, len(tokens), 12)]
+
+
+def test_learned_vocabulary_reaches_the_requested_size():
+    corpus = _rare_word_corpus()
+    preprocessor = TextPreprocessor.from_corpus(corpus, vocabulary_size=1000)
+    assert 0.95 * 1000 <= preprocessor.vocabulary_size <= 1000
+    assert preprocessor.vocabulary[:5] == list(text.SPECIAL_TOKENS)
+    assert len(set(preprocessor.vocabulary)) == preprocessor.vocabulary_size
+    # Every word still splits into known pieces (characters are all kept).
+    token_ids = keras.ops.convert_to_numpy(preprocessor(corpus[:50]))
+    assert not (token_ids == preprocessor.vocabulary.index("[UNK]")).any()
+
+
+def test_vocabulary_larger_than_the_corpus_supports_warns_with_its_size():
+    corpus = _rare_word_corpus(num_words=100)
+    with pytest.warns(UserWarning, match="supports only") as caught:
+        preprocessor = TextPreprocessor.from_corpus(corpus, vocabulary_size=50_000)
+    size = f"{preprocessor.vocabulary_size:,}"
+    assert size in str(caught[0].message) and preprocessor.vocabulary_size < 47_500
