@@ -22,6 +22,7 @@ import shutil
 import tempfile
 
 import keras
+from keras.src.saving import saving_lib
 
 from keras_ctxmem import __version__
 from keras_ctxmem.layers.dropout import use_philox_dropout
@@ -307,7 +308,15 @@ class ZooModel(keras.Model):
         }
         with open(os.path.join(directory, METADATA_FILE), "w") as f:
             json.dump(metadata, f, indent=2)
-        self.save_weights(os.path.join(directory, WEIGHTS_FILE))
+        # The model's weights only: a preset is an architecture and its weights,
+        # so a compiled model's optimizer state (2x the weights for Adam) stays
+        # out. `save_weights` has no switch for it; Keras's own saver does.
+        optimizer = getattr(self, "optimizer", None)
+        saving_lib.save_weights_only(
+            self,
+            os.path.join(directory, WEIGHTS_FILE),
+            objects_to_skip=[optimizer] if optimizer else None,
+        )
         if self.preprocessor is not None:
             assets = os.path.join(directory, PREPROCESSOR_ASSETS)
             os.makedirs(assets, exist_ok=True)
