@@ -129,41 +129,12 @@ class CRF(keras.layers.Layer):
         return ops.logsumexp(alpha + end, axis=-1)
 
     def viterbi_decode(self, emissions, mask=None):
-        """The highest-scoring tag path, `(batch, time)` int32, 0 at padding."""
+        """The highest-scoring tag path, `(batch, time)` int32, 0 at padding.
+
+        Compiled (`jax.jit` / `tf.function`) on JAX and TensorFlow: called
+        eagerly, op-by-op scans would be slow."""
         emissions, mask = self._inputs(emissions, mask)
-        transitions, start, end = self._parameters()
-        score = start + emissions[:, 0]
-        time_major = (
-            ops.transpose(emissions[:, 1:], (1, 0, 2)),
-            ops.transpose(mask[:, 1:], (1, 0)),
-        )
-        identity = ops.arange(self.num_tags, dtype="int32")
-
-        def forward(score, inputs):
-            emission, real = inputs
-            scores = score[:, :, None] + transitions[None]
-            best_previous = ops.cast(ops.argmax(scores, axis=1), "int32")
-            next_score = ops.max(scores, axis=1) + emission
-            # Padding keeps the score and points each tag back to itself.
-            real = real[:, None]
-            # Float backpointers: TensorFlow's scan gives outputs the inputs' dtype.
-            pointers = ops.where(real, best_previous, identity[None])
-            return ops.where(real, next_score, score), ops.cast(pointers, "float32")
-
-        score, backpointers = ops.scan(forward, score, time_major)
-        last_tag = ops.cast(ops.argmax(score + end, axis=-1), "float32")
-
-        def backward(tag, pointers):
-            tag = ops.cast(tag, "int32")[:, None]
-            previous = ops.take_along_axis(pointers, tag, axis=1)[:, 0]
-            return previous, previous
-
-        _, earlier = ops.scan(backward, last_tag, backpointers, reverse=True)
-        # earlier[t] is the tag at step t (scan outputs keep their positions).
-        path = ops.concatenate(
-            [ops.transpose(earlier, (1, 0)), last_tag[:, None]], axis=1
-        )
-        return ops.where(mask, ops.cast(path, "int32"), 0)
+        return _compiled_viterbi()(emissions, mask, *self._parameters())
 
     def get_config(self):
         config = super().get_config()
@@ -191,6 +162,11 @@ class CRFLoss(keras.losses.Loss):
         super().__init__(name=name, **kwargs)
         self.crf = crf
 
+    def __call__(self, y_true, y_pred, sample_weight=None):
+        # A new tensor: the per-token Keras mask the emissions carry must not
+        # weight this per-sequence loss (the -1 labels mark padding).
+        return super().__call__(y_true, ops.multiply(y_pred, 1.0), sample_weight)
+
     def call(self, y_true, y_pred):
         y_true = ops.cast(y_true, "int32")
         if len(y_true.shape) == len(y_pred.shape):
@@ -201,3 +177,57 @@ class CRFLoss(keras.losses.Loss):
     def get_config(self):
         # The layer is not serialized: a tagger rebuilds its loss in `compile`.
         return super().get_config()
+
+
+def viterbi_decode(emissions, mask, transitions, start, end):
+    """Viterbi over float32 `emissions` `(batch, time, tags)` with a bool `mask`
+    and the CRF's parameters; see `CRF.viterbi_decode`."""
+    score = start + emissions[:, 0]
+    time_major = (
+        ops.transpose(emissions[:, 1:], (1, 0, 2)),
+        ops.transpose(mask[:, 1:], (1, 0)),
+    )
+    identity = ops.arange(transitions.shape[0], dtype="int32")
+
+    def forward(score, inputs):
+        emission, real = inputs
+        scores = score[:, :, None] + transitions[None]
+        best_previous = ops.cast(ops.argmax(scores, axis=1), "int32")
+        next_score = ops.max(scores, axis=1) + emission
+        # Padding keeps the score and points each tag back to itself.
+        real = real[:, None]
+        # Float backpointers: TensorFlow's scan gives outputs the inputs' dtype.
+        pointers = ops.where(real, best_previous, identity[None])
+        return ops.where(real, next_score, score), ops.cast(pointers, "float32")
+
+    score, backpointers = ops.scan(forward, score, time_major)
+    last_tag = ops.cast(ops.argmax(score + end, axis=-1), "float32")
+
+    def backward(tag, pointers):
+        tag = ops.cast(tag, "int32")[:, None]
+        previous = ops.take_along_axis(pointers, tag, axis=1)[:, 0]
+        return previous, previous
+
+    _, earlier = ops.scan(backward, last_tag, backpointers, reverse=True)
+    # earlier[t] is the tag at step t (scan outputs keep their positions).
+    path = ops.concatenate([ops.transpose(earlier, (1, 0)), last_tag[:, None]], axis=1)
+    return ops.where(mask, ops.cast(path, "int32"), 0)
+
+
+_COMPILED = {}
+
+
+def _compiled_viterbi():
+    backend = keras.backend.backend()
+    if backend not in _COMPILED:
+        if backend == "jax":
+            import jax
+
+            _COMPILED[backend] = jax.jit(viterbi_decode)
+        elif backend == "tensorflow":
+            import tensorflow as tf
+
+            _COMPILED[backend] = tf.function(viterbi_decode, reduce_retracing=True)
+        else:
+            _COMPILED[backend] = viterbi_decode
+    return _COMPILED[backend]
