@@ -40,7 +40,9 @@ import keras
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--model", choices=["lstm_tagger", "transformer"])
-    parser.add_argument("--preset", help="default: lstm_tagger_small or transformer_small")
+    parser.add_argument(
+        "--preset", help="default: lstm_tagger_small, transformer_small"
+    )
     parser.add_argument("--train", required=True)
     parser.add_argument("--valid", required=True)
     parser.add_argument("--epochs", type=int, default=20)
@@ -69,52 +71,6 @@ def parse_args(argv=None):
     return parser.parse_args(argv)
 
 
-def build_model(args, train, valid):
-    from keras_ctxmem.preprocessing import TextPreprocessor
-    from keras_ctxmem.preprocessing.words import WordTaggingPreprocessor
-    from keras_ctxmem.zoo import LSTMTagger, TransformerTokenClassifier
-
-    overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
-    if args.model == "lstm_tagger":
-        preprocessor = WordTaggingPreprocessor.from_sentences(
-            train.sentences, vocabulary_size=args.vocabulary_size
-        )
-        return LSTMTagger.from_preset(
-            args.preset or "lstm_tagger_small",
-            preprocessor=preprocessor,
-            label_names=train.tag_names,
-            **overrides,
-        )
-    words = [" ".join(s) for s in train.sentences]
-    preprocessor = TextPreprocessor.from_corpus(
-        words,
-        vocabulary_size=args.vocabulary_size or 8000,
-        sequence_length=8,
-        lowercase=False,
-        strip_accents=False,
-    )
-    # The longest sentence in word pieces, so that no word is cut off.
-    longest = max(
-        int((preprocessor.tokenizer(s.split()) != 0).numpy().sum())
-        for s in words + [" ".join(s) for s in valid.sentences]
-    )
-    length = 16 * math.ceil(longest / 16)
-    preprocessor = TextPreprocessor(
-        preprocessor.vocabulary,
-        sequence_length=length,
-        lowercase=False,
-        strip_accents=False,
-    )
-    overrides.setdefault("max_sequence_length", length)
-    return TransformerTokenClassifier.from_preset(
-        args.preset or "transformer_small",
-        preprocessor=preprocessor,
-        num_classes=len(train.tag_names),
-        label_names=train.tag_names,
-        **overrides,
-    )
-
-
 def main(argv=None):
     args = parse_args(argv)
     os.makedirs(os.path.dirname(os.path.abspath(args.log)), exist_ok=True)
@@ -127,13 +83,15 @@ def main(argv=None):
 
     keras.utils.set_random_seed(args.seed)
     from keras_ctxmem.data.readers import read_conll
-    from keras_ctxmem.ner import train_tagger
+    from keras_ctxmem.ner import build_tagger, train_tagger
     from keras_ctxmem.training import default_optimizer
 
     log(f"$ {' '.join(sys.argv)}  [backend {keras.backend.backend()}]")
     train = read_conll(args.train)
     valid = read_conll(args.valid, tag_names=train.tag_names)
-    model = build_model(args, train, valid)
+    preset = args.preset or f"{args.model}_small"
+    overrides = {k: json.loads(v) for k, v in (s.split("=", 1) for s in args.set)}
+    model = build_tagger(preset, train, valid, args.vocabulary_size, **overrides)
     steps = args.epochs * math.ceil(len(train.sentences) / args.batch_size)
     default_rate = 1e-3 if args.model == "transformer" else 3e-3
     model.compile(
@@ -170,7 +128,7 @@ def main(argv=None):
     line = {
         "benchmark": "conll2003",
         "model": args.model,
-        "preset": args.preset,
+        "preset": preset,
         "overrides": args.set,
         "backend": keras.backend.backend(),
         "parameters": model.count_params(),

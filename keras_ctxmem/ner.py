@@ -21,15 +21,22 @@ tag_sentences(model, [["Angela", "Merkel", "visited", "Paris", "."]])
 ```
 """
 
+import json
 import math
+import os
 import time
 
 import keras
 import numpy as np
+import tensorflow as tf
 
 from keras_ctxmem.data.readers import read_conll
 from keras_ctxmem.metrics import entity_f1
-from keras_ctxmem.preprocessing.tagging import predict_word_tags, tagging_dataset
+from keras_ctxmem.preprocessing.tagging import (
+    align_word_tags,
+    tagging_dataset,
+    word_predictions,
+)
 
 PAD_MULTIPLE = 16
 """Sentences are padded to a multiple of this: few shapes, few compilations."""
@@ -84,6 +91,97 @@ class WordTaggingBatches(keras.utils.PyDataset):
         return inputs, labels
 
 
+def _trim_padding(token_ids, labels):
+    """Cuts a batch's padding to a multiple of `PAD_MULTIPLE` pieces."""
+    longest = tf.reduce_max(tf.reduce_sum(tf.cast(token_ids != 0, tf.int32), 1))
+    length = PAD_MULTIPLE * ((longest + PAD_MULTIPLE - 1) // PAD_MULTIPLE)
+    return token_ids[:, :length], labels[:, :length]
+
+
+def _aligned(preprocessor, sentences):
+    """`align_word_tags` run inside `tf.data`, where the tokenizer runs on
+    TensorFlow whatever the Keras backend (eagerly, JAX would refuse strings)."""
+    words = tf.ragged.constant(sentences, dtype=tf.string)
+    dataset = tf.data.Dataset.from_tensors(words).map(
+        lambda w: align_word_tags(preprocessor, w)
+    )
+    return {k: v.numpy() for k, v in next(iter(dataset)).items()}
+
+
+def longest_in_pieces(preprocessor, sentences, batch_size=1024):
+    """The most word pieces a sentence (given as words) takes."""
+    longest = 0
+    for start in range(0, len(sentences), batch_size):
+        ids = _aligned(preprocessor, sentences[start : start + batch_size])
+        longest = max(
+            longest,
+            int(
+                tf.reduce_max(
+                    tf.reduce_sum(tf.cast(ids["token_ids"] != 0, tf.int32), 1)
+                )
+            ),
+        )
+    return longest
+
+
+def build_tagger(preset, train, valid=None, vocabulary_size=None, **overrides):
+    """A tagger for `train`'s tags, with a vocabulary learnt from its words.
+
+    Args:
+        preset: an `lstm_tagger_*` preset (a `WordTaggingPreprocessor`: words
+            looked up lowercased, case and characters kept) or a
+            `transformer_*` preset (a `TransformerTokenClassifier` on a cased
+            WordPiece vocabulary whose sequence length cuts no sentence of
+            `train` or `valid`).
+        train, valid: `read_conll` results.
+        vocabulary_size: word (LSTM) or word-piece (Transformer) ids; default
+            every training word, or 8000 pieces.
+        overrides: model configuration overrides.
+    """
+    from keras_ctxmem.preprocessing import TextPreprocessor
+    from keras_ctxmem.preprocessing.words import WordTaggingPreprocessor
+    from keras_ctxmem.zoo import LSTMTagger, TransformerTokenClassifier
+    from keras_ctxmem.zoo.presets import get_preset
+
+    family = get_preset(preset)["family"]
+    if family == "lstm_tagger":
+        preprocessor = WordTaggingPreprocessor.from_sentences(
+            train.sentences, vocabulary_size=vocabulary_size
+        )
+        return LSTMTagger.from_preset(
+            preset,
+            preprocessor=preprocessor,
+            label_names=train.tag_names,
+            **overrides,
+        )
+    if family != "transformer":
+        raise ValueError(
+            f"'{preset}' is a {family} preset; tagging takes lstm_tagger_* or "
+            "transformer_* presets."
+        )
+    cased = {"lowercase": False, "strip_accents": False}
+    preprocessor = TextPreprocessor.from_corpus(
+        [" ".join(s) for s in train.sentences],
+        vocabulary_size=vocabulary_size or 8000,
+        sequence_length=1024,
+        **cased,
+    )
+    sentences = train.sentences + (valid.sentences if valid is not None else [])
+    longest = longest_in_pieces(preprocessor, sentences)
+    length = PAD_MULTIPLE * math.ceil(longest / PAD_MULTIPLE)
+    preprocessor = TextPreprocessor(
+        preprocessor.vocabulary, sequence_length=length, **cased
+    )
+    overrides.setdefault("max_sequence_length", length)
+    return TransformerTokenClassifier.from_preset(
+        preset,
+        preprocessor=preprocessor,
+        num_classes=len(train.tag_names),
+        label_names=train.tag_names,
+        **overrides,
+    )
+
+
 def tag_sentences(model, sentences, batch_size=64):
     """Tag strings per word for sentences given as lists of words.
 
@@ -97,8 +195,6 @@ def tag_sentences(model, sentences, batch_size=64):
             "tag_sentences needs a model with a preprocessor and label_names "
             "(the tag names), such as a trained NER preset."
         )
-    if not _is_word_tagger(model):
-        return predict_word_tags(model, sentences, model.label_names, batch_size)
     names = model.label_names
     predictions = [None] * len(sentences)
     # Sorted by length so that batches pad little.
@@ -106,9 +202,16 @@ def tag_sentences(model, sentences, batch_size=64):
     for start in range(0, len(order), batch_size):
         rows = order[start : start + batch_size]
         batch = [sentences[i] for i in rows]
-        tags = model.predict_tags(_pad_batch(model.preprocessor, batch))
+        if _is_word_tagger(model):
+            tags = model.predict_tags(_pad_batch(model.preprocessor, batch))
+        else:
+            aligned = _aligned(model.preprocessor, batch)
+            logits = model.predict_on_batch(aligned["token_ids"])
+            tags = word_predictions(
+                logits, aligned["word_positions"], [len(w) for w in batch]
+            )
         for row, i in enumerate(rows):
-            predictions[i] = [names[t] for t in tags[row, : len(sentences[i])]]
+            predictions[i] = [names[t] for t in tags[row][: len(sentences[i])]]
     return predictions
 
 
@@ -194,7 +297,9 @@ def train_tagger(
             model.preprocessor, train.sentences, tag_ids(train, names), batch_size, seed
         )
     else:
-        batches = tagging_dataset(train, model.preprocessor, batch_size, seed=seed)
+        batches = tagging_dataset(train, model.preprocessor, batch_size, seed=seed).map(
+            _trim_padding
+        )
     history, best, best_weights = [], None, None
     for epoch in range(1, epochs + 1):
         start = time.time()
@@ -220,3 +325,67 @@ def train_tagger(
     model.set_weights(best_weights)
     log(format_entity_table(best))
     return {"history": history, "best_epoch": best["epoch"], "best": best}
+
+
+def train_conll(
+    preset,
+    train_path,
+    valid_path,
+    out_dir,
+    epochs=10,
+    batch_size=32,
+    learning_rate=None,
+    vocabulary_size=None,
+    seed=0,
+    jit_compile="auto",
+    log=print,
+    **overrides,
+):
+    """Trains a tagger preset on a CoNLL file, keeping its best epoch on
+    `valid_path` by entity F1; writes `out_dir/preset` and
+    `out_dir/results.json`. Returns the results dict.
+
+    `jit_compile="auto"` compiles with XLA on JAX only (eager JAX is slow; on
+    CPU, XLA is slower with TensorFlow). The default learning rate is 3e-3
+    for LSTM taggers and 1e-3 for Transformers (AdamW, warm-up, cosine decay).
+    """
+    from keras_ctxmem.training import default_optimizer
+
+    keras.utils.set_random_seed(seed)
+    train = read_conll(train_path)
+    valid = read_conll(valid_path, tag_names=train.tag_names)
+    model = build_tagger(preset, train, valid, vocabulary_size, **overrides)
+    if learning_rate is None:
+        learning_rate = 3e-3 if _is_word_tagger(model) else 1e-3
+    if jit_compile == "auto":
+        jit_compile = keras.backend.backend() == "jax"
+    steps = epochs * math.ceil(len(train.sentences) / batch_size)
+    model.compile(
+        optimizer=default_optimizer(learning_rate, total_steps=steps),
+        jit_compile=jit_compile,
+    )
+    started = time.time()
+    result = train_tagger(model, train, valid, epochs, batch_size, seed, log)
+    preset_dir = os.path.join(out_dir, "preset")
+    model.save_to_preset(preset_dir)
+    best = result["best"]
+    results = {
+        "preset": preset,
+        "data": train_path,
+        "validation": valid_path,
+        "parameters": model.count_params(),
+        "epochs": epochs,
+        "train_seconds": round(time.time() - started, 1),
+        "best_epoch": result["best_epoch"],
+        "entity_f1": best["entity_f1"],
+        "precision": best["precision"],
+        "recall": best["recall"],
+        "per_type": best["per_type"],
+        "history": [
+            {k: r[k] for k in ("epoch", "loss", "seconds", "entity_f1")}
+            for r in result["history"]
+        ],
+    }
+    with open(os.path.join(out_dir, "results.json"), "w") as f:
+        json.dump(results, f, indent=2)
+    return results

@@ -51,6 +51,10 @@ class TextPreprocessor(keras.layers.Layer):
     ):
         kwargs.pop("dtype", None)  # Always int32 token ids.
         super().__init__(dtype="int32", **kwargs)
+        # Strings stay TensorFlow tensors on every backend (as keras-hub's
+        # preprocessing layers do): JAX has no string tensors.
+        self._convert_input_args = False
+        self._allow_non_tensor_positional_args = True
         if not isinstance(sequence_length, int) or sequence_length < 1:
             raise ValueError(
                 "`sequence_length` must be a positive integer. "
