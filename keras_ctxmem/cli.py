@@ -39,6 +39,8 @@ def command_list(args):
 
 
 def command_train(args):
+    if args.data and _is_conll(args.data):
+        return _train_tagger(args)
     import keras
 
     from keras_ctxmem import zoo
@@ -110,6 +112,44 @@ def command_train(args):
     print(f"Preset written to {os.path.join(args.out, 'preset')}")
 
 
+def _is_conll(path):
+    from keras_ctxmem.ner import looks_like_conll
+
+    try:
+        return looks_like_conll(path)
+    except OSError as error:
+        raise CommandError(str(error)) from None
+
+
+def _train_tagger(args):
+    """Token classification on CoNLL files: entity F1 per epoch, best kept."""
+    from keras_ctxmem.ner import train_conll
+
+    if not args.validation:
+        raise CommandError("tagging a CoNLL file needs --validation dev.conll")
+    os.makedirs(args.out, exist_ok=True)
+    try:
+        results = train_conll(
+            args.preset,
+            args.data,
+            args.validation,
+            args.out,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            vocabulary_size=args.vocabulary_size,
+            seed=args.seed,
+            jit_compile=False if args.no_xla else "auto",
+        )
+    except (OSError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    print(
+        f"Best epoch {results['best_epoch']}: entity F1 "
+        f"{results['entity_f1']:.4f} on {args.validation}. "
+        f"Preset written to {os.path.join(args.out, 'preset')}"
+    )
+
+
 def _task_data(args, family):
     """A built-in synthetic task: token ids in, no download."""
     from keras_ctxmem.data.synthetic import TASKS
@@ -153,7 +193,7 @@ def _file_data(args):
     val, tr = order[:num_val], order[num_val:]
     preprocessor = TextPreprocessor.from_corpus(
         list(texts[tr]),
-        vocabulary_size=args.vocabulary_size,
+        vocabulary_size=args.vocabulary_size or 8000,
         sequence_length=args.sequence_length,
     )
     return {
@@ -220,6 +260,8 @@ def command_evaluate(args):
     model = _load_run(args.run_dir)
     if model.preprocessor is None:
         raise CommandError("this model takes token ids; evaluate it from Python")
+    if _is_conll(args.data):
+        return _evaluate_tagger(model, args)
     try:
         data = read_text_classification(args.data, label_names=model.label_names)
     except (OSError, ValueError) as error:
@@ -233,6 +275,20 @@ def command_evaluate(args):
         f"Accuracy {report['accuracy']:.4f}, macro-F1 "
         f"{report['macro_avg']['f1']:.4f} on {len(labels):,} texts."
     )
+
+
+def _evaluate_tagger(model, args):
+    from keras_ctxmem.ner import evaluate_conll
+
+    try:
+        results = evaluate_conll(model, args.data)
+    except (OSError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    out_dir = args.out or args.run_dir
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "evaluation.json"), "w") as f:
+        json.dump({"data": args.data, **results}, f, indent=2)
+    print(results["table"])
 
 
 def command_predict(args):
@@ -359,10 +415,15 @@ def build_parser():
         "--task", default="membership", help="built-in task: membership, recall"
     )
     train_parser.add_argument(
-        "--data", help="a TSV/CSV of texts and labels (instead of a built-in task)"
+        "--data",
+        help="a TSV/CSV of texts and labels, or a CoNLL tagging file (with "
+        "--validation), instead of a built-in task",
     )
+    train_parser.add_argument("--validation", help="CoNLL: the file scored per epoch")
     train_parser.add_argument("--validation-split", type=float, default=0.1)
-    train_parser.add_argument("--vocabulary-size", type=int, default=8000)
+    train_parser.add_argument(
+        "--vocabulary-size", type=int, help="default 8000; CoNLL words: all"
+    )
     train_parser.add_argument("--sequence-length", type=int, default=128)
     train_parser.add_argument(
         "--max-examples", type=int, default=None, help="use only this many texts"
@@ -389,7 +450,9 @@ def build_parser():
         "evaluate", help="Evaluate a trained text classifier on a labelled file."
     )
     evaluate.add_argument("run_dir", help="a run directory or a preset directory")
-    evaluate.add_argument("--data", required=True, help="a TSV/CSV of texts and labels")
+    evaluate.add_argument(
+        "--data", required=True, help="a TSV/CSV of texts and labels, or CoNLL"
+    )
     evaluate.add_argument("--out", help="where to write evaluation.json and plots")
     evaluate.set_defaults(run=command_evaluate)
 

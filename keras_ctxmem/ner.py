@@ -24,6 +24,7 @@ tag_sentences(model, [["Angela", "Merkel", "visited", "Paris", "."]])
 import json
 import math
 import os
+import re
 import time
 
 import keras
@@ -40,6 +41,40 @@ from keras_ctxmem.preprocessing.tagging import (
 
 PAD_MULTIPLE = 16
 """Sentences are padded to a multiple of this: few shapes, few compilations."""
+
+
+CONLL_EXTENSIONS = (".conll", ".iob", ".bio", ".ner")
+_TAG = re.compile(r"^(O|[BIES]-\S+)$")
+
+
+def looks_like_conll(path, lines_read=50):
+    """True for a CoNLL tagging file: a CoNLL extension, or `-DOCSTART-` or
+    lines that end with a tag (`O`, `B-X`, ...) and hold no tab-separated text.
+    A text-classification TSV/CSV gives False."""
+    if path.lower().endswith(CONLL_EXTENSIONS):
+        return True
+    lines = []
+    with open(path, encoding="utf-8", errors="replace") as f:
+        for line in f:
+            if line.strip():
+                lines.append(line.rstrip("\n"))
+            if len(lines) >= lines_read:
+                break
+    if not lines:
+        return False
+    if lines[0].startswith("-DOCSTART-"):
+        return True
+    return all(_is_conll_line(line) for line in lines)
+
+
+def _is_conll_line(line):
+    """`word [columns] tag`: one word first, a tag last."""
+    fields = line.split()
+    if len(fields) < 2 or not _TAG.match(fields[-1]):
+        return False
+    if "\t" in line:
+        return len(line.split("\t")[0].split()) == 1
+    return len(fields) <= 5
 
 
 def _is_word_tagger(model):

@@ -114,18 +114,14 @@ class CRF(keras.layers.Layer):
         """The forward algorithm: log of the sum of all paths' exp(score)."""
         transitions, start, end = self._parameters()
         alpha = start + emissions[:, 0]
-        time_major = (
-            ops.transpose(emissions[:, 1:], (1, 0, 2)),
-            ops.transpose(mask[:, 1:], (1, 0)),
-        )
 
         def step(alpha, inputs):
-            emission, real = inputs
+            emission, real = _split_steps(inputs)
             scores = alpha[:, :, None] + transitions[None] + emission[:, None, :]
             next_alpha = ops.logsumexp(scores, axis=1)
             return ops.where(real[:, None], next_alpha, alpha), None
 
-        alpha, _ = ops.scan(step, alpha, time_major)
+        alpha, _ = ops.scan(step, alpha, _time_major_steps(emissions, mask))
         return ops.logsumexp(alpha + end, axis=-1)
 
     def viterbi_decode(self, emissions, mask=None):
@@ -179,18 +175,29 @@ class CRFLoss(keras.losses.Loss):
         return super().get_config()
 
 
+def _time_major_steps(emissions, mask):
+    """Steps 1.. as one time-major tensor `(time - 1, batch, tags + 1)`, the
+    mask as the last channel: Keras' TensorFlow `scan` cannot take several
+    inputs of unknown length."""
+    steps = ops.concatenate(
+        [emissions[:, 1:], ops.cast(mask[:, 1:, None], emissions.dtype)], axis=-1
+    )
+    return ops.transpose(steps, (1, 0, 2))
+
+
+def _split_steps(inputs):
+    return inputs[:, :-1], inputs[:, -1] > 0.5
+
+
 def viterbi_decode(emissions, mask, transitions, start, end):
     """Viterbi over float32 `emissions` `(batch, time, tags)` with a bool `mask`
     and the CRF's parameters; see `CRF.viterbi_decode`."""
     score = start + emissions[:, 0]
-    time_major = (
-        ops.transpose(emissions[:, 1:], (1, 0, 2)),
-        ops.transpose(mask[:, 1:], (1, 0)),
-    )
-    identity = ops.arange(transitions.shape[0], dtype="int32")
+    # 0, 1, ..., tags - 1, from a tensor: retraced graphs may not know the size.
+    identity = ops.cumsum(ops.ones_like(start, dtype="int32")) - 1
 
     def forward(score, inputs):
-        emission, real = inputs
+        emission, real = _split_steps(inputs)
         scores = score[:, :, None] + transitions[None]
         best_previous = ops.cast(ops.argmax(scores, axis=1), "int32")
         next_score = ops.max(scores, axis=1) + emission
@@ -200,7 +207,8 @@ def viterbi_decode(emissions, mask, transitions, start, end):
         pointers = ops.where(real, best_previous, identity[None])
         return ops.where(real, next_score, score), ops.cast(pointers, "float32")
 
-    score, backpointers = ops.scan(forward, score, time_major)
+    steps = _time_major_steps(emissions, mask)
+    score, backpointers = ops.scan(forward, score, steps)
     last_tag = ops.cast(ops.argmax(score + end, axis=-1), "float32")
 
     def backward(tag, pointers):

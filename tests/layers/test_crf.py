@@ -42,9 +42,7 @@ def test_log_likelihood_equals_brute_force():
     tags = np.array([[0, 2, 1, 1], [2, 1, -1, -1]], "int32")
     result = keras.ops.convert_to_numpy(crf.log_likelihood(emissions, tags, mask))
     for row, length in enumerate(lengths):
-        scores = [
-            _path_score(crf, emissions[row], p) for p in _all_paths(length)
-        ]
+        scores = [_path_score(crf, emissions[row], p) for p in _all_paths(length)]
         log_z = np.log(np.sum(np.exp(scores)))
         gold = _path_score(crf, emissions[row], list(tags[row, :length]))
         np.testing.assert_allclose(result[row], gold - log_z, rtol=1e-5, atol=1e-5)
