@@ -20,6 +20,7 @@ import shutil
 import tempfile
 
 import keras
+from keras.src.saving import saving_lib
 
 from keras_ctxmem import __version__
 from keras_ctxmem.layers.dropout import use_philox_dropout
@@ -272,7 +273,13 @@ class ZooModel(keras.Model):
         }
         with open(os.path.join(directory, METADATA_FILE), "w") as f:
             json.dump(metadata, f, indent=2)
-        self.save_weights(os.path.join(directory, WEIGHTS_FILE))
+        # A preset is weights only: a compiled model's optimizer state (Adam's
+        # two moments: three times the weights) stays out of it.
+        saving_lib.save_weights_only(
+            self,
+            os.path.join(directory, WEIGHTS_FILE),
+            objects_to_skip=[self.optimizer] if self.optimizer else None,
+        )
         if self.preprocessor is not None:
             assets = os.path.join(directory, PREPROCESSOR_ASSETS)
             os.makedirs(assets, exist_ok=True)
