@@ -278,7 +278,9 @@ class ZooModel(keras.Model):
         saving_lib.save_weights_only(
             self,
             os.path.join(directory, WEIGHTS_FILE),
-            objects_to_skip=[self.optimizer] if self.optimizer else None,
+            objects_to_skip=[self.optimizer]
+            if getattr(self, "optimizer", None)
+            else None,
         )
         if self.preprocessor is not None:
             assets = os.path.join(directory, PREPROCESSOR_ASSETS)
