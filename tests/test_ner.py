@@ -188,6 +188,7 @@ SHIPPED = os.path.join(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir(SHIPPED), reason="no shipped NER preset")
 def test_shipped_preset_tags_real_sentences():
     model = load_preset(SHIPPED)
