@@ -45,6 +45,8 @@ def command_list(args):
 
 
 def command_train(args):
+    if args.data and _is_conll(args.data):
+        return _train_tagger(args)
     import keras
 
     from keras_ctxmem import zoo
@@ -196,6 +198,46 @@ def _train_babi(args):
     )
 
 
+def _is_conll(path):
+    from keras_ctxmem.ner import looks_like_conll
+
+    if not os.path.isfile(path):
+        return False
+    try:
+        return looks_like_conll(path)
+    except OSError as error:
+        raise CommandError(str(error)) from None
+
+
+def _train_tagger(args):
+    """Token classification on CoNLL files: entity F1 per epoch, best kept."""
+    from keras_ctxmem.ner import train_conll
+
+    if not args.validation:
+        raise CommandError("tagging a CoNLL file needs --validation dev.conll")
+    os.makedirs(args.out, exist_ok=True)
+    try:
+        results = train_conll(
+            args.preset,
+            args.data,
+            args.validation,
+            args.out,
+            epochs=args.epochs,
+            batch_size=args.batch_size,
+            learning_rate=args.learning_rate,
+            vocabulary_size=args.vocabulary_size,
+            seed=args.seed,
+            jit_compile=_jit_compile(args),
+        )
+    except (OSError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    print(
+        f"Best epoch {results['best_epoch']}: entity F1 "
+        f"{results['entity_f1']:.4f} on {args.validation}. "
+        f"Preset written to {os.path.join(args.out, 'preset')}"
+    )
+
+
 def _evaluate_babi(model, args, out_dir):
     from keras_ctxmem.babi import evaluate_memory_network
     from keras_ctxmem.metrics import format_qa_table
@@ -260,7 +302,7 @@ def _file_data(args):
     val, tr = order[:num_val], order[num_val:]
     preprocessor = TextPreprocessor.from_corpus(
         list(texts[tr]),
-        vocabulary_size=args.vocabulary_size,
+        vocabulary_size=args.vocabulary_size or 8000,
         sequence_length=args.sequence_length,
     )
     return {
@@ -332,6 +374,8 @@ def command_evaluate(args):
         return _evaluate_babi(model, args, out_dir)
     if model.preprocessor is None:
         raise CommandError("this model takes token ids; evaluate it from Python")
+    if _is_conll(args.data):
+        return _evaluate_tagger(model, args, out_dir)
     try:
         label_map = parse_label_map(args.label_map) if args.label_map else None
         data = read_labelled_texts(
@@ -361,6 +405,19 @@ def _evaluation_dir(path):
             "give --out for the evaluation files"
         )
     return os.path.join(path, "evaluation")
+
+
+def _evaluate_tagger(model, args, out_dir):
+    from keras_ctxmem.ner import evaluate_conll
+
+    try:
+        results = evaluate_conll(model, args.data)
+    except (OSError, ValueError) as error:
+        raise CommandError(str(error)) from None
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(out_dir, "evaluation.json"), "w") as f:
+        json.dump({"data": args.data, **results}, f, indent=2)
+    print(results["table"])
 
 
 def command_predict(args):
@@ -489,8 +546,9 @@ def build_parser():
     )
     train_parser.add_argument(
         "--data",
-        help="a TSV/CSV of texts and labels (instead of a built-in task); for a "
-        "memory_network preset, a bAbI folder or file",
+        help="a TSV/CSV of texts and labels, or a CoNLL tagging file (with "
+        "--validation), instead of a built-in task; for a memory_network "
+        "preset, a bAbI folder or file",
     )
     train_parser.add_argument(
         "--babi-tasks",
@@ -504,8 +562,11 @@ def build_parser():
         default=1,
         help="bAbI: training runs, the best on validation kept (default: 1)",
     )
+    train_parser.add_argument("--validation", help="CoNLL: the file scored per epoch")
     train_parser.add_argument("--validation-split", type=float, default=0.1)
-    train_parser.add_argument("--vocabulary-size", type=int, default=8000)
+    train_parser.add_argument(
+        "--vocabulary-size", type=int, help="default 8000; CoNLL words: all"
+    )
     train_parser.add_argument("--sequence-length", type=int, default=128)
     train_parser.add_argument(
         "--max-examples", type=int, default=None, help="use only this many texts"
@@ -544,8 +605,8 @@ def build_parser():
     evaluate.add_argument(
         "--data",
         required=True,
-        help="a TSV/CSV of texts and labels, an AG News CSV; for a memory "
-        "network, a bAbI file or a folder of qaN_*test.txt files",
+        help="a TSV/CSV of texts and labels, an AG News CSV, a CoNLL file; for "
+        "a memory network, a bAbI file or a folder of qaN_*test.txt files",
     )
     evaluate.add_argument(
         "--out",

@@ -1,7 +1,13 @@
 """Reusable Keras layers: attention pooling, context memory and fusion."""
 
 from keras_ctxmem.layers.attention import AttentionPooling
-from keras_ctxmem.layers.dropout import PhiloxDropout, use_philox_dropout
+from keras_ctxmem.layers.char_cnn import CharCNN
+from keras_ctxmem.layers.crf import CRF, CRFLoss
+from keras_ctxmem.layers.dropout import (
+    PhiloxDropout,
+    TokenDropout,
+    use_philox_dropout,
+)
 from keras_ctxmem.layers.fusion import (
     ConcatFusion,
     CrossModalAttention,

@@ -72,3 +72,48 @@ def use_philox_dropout(layer):
             sublayer.__class__ = PhiloxDropout
             changed += 1
     return changed
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class TokenDropout(keras.layers.Layer):
+    """In training, replaces each token id by `unknown_id` with probability `rate`.
+
+    Padding (id 0) is kept. Word dropout teaches the model the unknown-word
+    embedding it meets on new text (Lample et al. 2016).
+
+    Example:
+    ```python
+    import numpy as np
+    from keras_ctxmem.layers import TokenDropout
+    TokenDropout(0.5, seed=1)(np.array([[5, 6, 7, 0]]), training=True)  # some 1s
+    ```
+    """
+
+    def __init__(self, rate, unknown_id=1, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if not 0 <= rate < 1:
+            raise ValueError(f"`rate` must be in [0, 1). Received: {rate!r}")
+        self.rate = rate
+        self.unknown_id = unknown_id
+        self.seed = seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+        self.built = True
+
+    def call(self, token_ids, training=False):
+        if not (training and self.rate > 0):
+            return token_ids
+        noise = keras.random.uniform(
+            keras.ops.shape(token_ids), seed=self.seed_generator
+        )
+        dropped = keras.ops.logical_and(noise < self.rate, token_ids != 0)
+        return keras.ops.where(dropped, self.unknown_id, token_ids)
+
+    def compute_output_spec(self, token_ids, training=False):
+        return keras.KerasTensor(token_ids.shape, dtype=token_ids.dtype)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            {"rate": self.rate, "unknown_id": self.unknown_id, "seed": self.seed}
+        )
+        return config
