@@ -48,10 +48,20 @@ def test_sequence_task_shape_and_last_token():
     assert np.abs(after[1] - before[1]).max() > 1e-4
 
 
-@pytest.mark.parametrize("position_encoding", ["rotary", "learned"])
+@pytest.mark.parametrize(
+    "position_encoding, recurrence",
+    [("rotary", "memory_tokens"), ("learned", "memory_tokens"), ("rotary", "cache")],
+)
 @pytest.mark.parametrize("task", ["token", "sequence"])
-def test_right_padding_to_more_segments_changes_nothing(task, position_encoding):
-    model = tiny(num_classes=3, task=task, position_encoding=position_encoding)
+def test_right_padding_to_more_segments_changes_nothing(
+    task, position_encoding, recurrence
+):
+    model = tiny(
+        num_classes=3,
+        task=task,
+        position_encoding=position_encoding,
+        recurrence=recurrence,
+    )
     short = keras.ops.convert_to_numpy(model(TOKENS))
     long = keras.ops.convert_to_numpy(model(pad_right(TOKENS, 23)))
     if task == "token":
@@ -344,16 +354,8 @@ def test_transformer_xl_cache_reaches_the_next_segment_only_without_gradient():
     assert np.abs(gradient[0, :4]).max() == 0  # the cache is gradient-stopped
 
 
-@pytest.mark.parametrize("task", ["token", "sequence"])
-def test_transformer_xl_padding_changes_nothing_and_state_is_bounded(task):
-    model = tiny(num_classes=3, task=task, recurrence="cache")
-    short = keras.ops.convert_to_numpy(model(TOKENS))
-    long = keras.ops.convert_to_numpy(model(pad_right(TOKENS, 23)))
-    if task == "token":
-        real = TOKENS != 0
-        np.testing.assert_allclose(long[:, :10][real], short[real], atol=1e-5)
-    else:
-        np.testing.assert_allclose(long, short, atol=1e-5)
+def test_transformer_xl_state_is_bounded_and_arguments_checked():
+    model = tiny(num_classes=3, recurrence="cache")
     count = model.count_params()
     token_ids = np.random.default_rng(0).integers(1, 50, (2, 1024)).astype("int32")
     assert np.isfinite(keras.ops.convert_to_numpy(model(token_ids))).all()
