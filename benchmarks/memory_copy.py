@@ -24,6 +24,8 @@ sequences than it was trained on (`--eval-segments`).
     python benchmarks/memory_copy.py --preset memory_transformer_tiny \
         --segment-length 8 --segments 6 --steps-per-stage 150 --final-steps 600
     python benchmarks/memory_copy.py --segments 9 --recurrence cache --no-baseline
+    python benchmarks/memory_copy.py --segments 9 --steps-per-stage 100 \
+        --final-steps 300 --no-baseline --save-preset runs/copy_memory_transformer_tiny
 """
 
 import argparse
@@ -45,6 +47,7 @@ def main():
     parser.add_argument(
         "--baseline", action=argparse.BooleanOptionalAction, default=True
     )
+    parser.add_argument("--save-preset", help="write the trained MemoryTransformer")
     parser.add_argument("--segment-length", type=int, default=8)
     parser.add_argument("--num-memory-tokens", type=int, default=8)
     parser.add_argument("--segments", type=int, default=6)
@@ -125,6 +128,9 @@ def main():
             flush=True,
         )
 
+    if args.save_preset:
+        memory.save_to_preset(args.save_preset)
+        print(f"preset written to {args.save_preset}")
     if not args.baseline:
         return
     baseline.compile(optimizer=keras.optimizers.Adam(args.learning_rate))

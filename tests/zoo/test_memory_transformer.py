@@ -366,3 +366,13 @@ def test_transformer_xl_state_is_bounded_and_arguments_checked():
         tiny(recurrence="cache", position_encoding="learned")
     with pytest.raises(ValueError, match="recurrence"):
         tiny(recurrence="lstm")
+
+
+def test_shipped_copy_preset_copies_across_nine_segments():
+    from keras_ctxmem.zoo import load_preset
+
+    model = load_preset("copy_memory_transformer_tiny")
+    x, y = copy_task(16, num_tokens=4, delay=9 * 8 - 8, num_symbols=8, seed=123)
+    assert x.shape[1] == 9 * model.segment_length
+    copied = model.predict(x, verbose=0).argmax(-1)
+    np.testing.assert_array_equal(copied[y >= 0], y[y >= 0])
