@@ -43,7 +43,11 @@ def test_paper_recipe_learns_qa1_and_the_preset_answers_text(tmp_path):
     train, valid = read_babi(TRAIN), read_babi(VALID)
     runs = []
     recipe = PER_TASK.replace(
-        epochs=20, restarts=2, halve_every=10, max_linear_start_epochs=10
+        epochs=20,
+        restarts=2,
+        halve_every=10,
+        linear_start="auto",
+        max_linear_start_epochs=10,
     )
     model, summary = train_memory_network(train, valid, recipe, log=runs.append)
     # Best of the restarts, chosen on validation error.

@@ -268,6 +268,7 @@ def test_save_to_preset_round_trip(tmp_path):
 
 def test_named_presets():
     assert set(MemoryTransformer.presets) == {
+        "copy_memory_transformer_tiny",  # trained, shipped with the package
         "memory_transformer_tiny",
         "memory_transformer_small",
         "memory_transformer_base",

@@ -5,6 +5,7 @@ import os
 
 import numpy as np
 import pytest
+from keras.src.saving import saving_lib
 
 from keras_ctxmem.zoo import LSTMClassifier, TransformerClassifier, load_preset
 from tests.helpers import assert_allclose
@@ -107,7 +108,7 @@ def test_a_failed_save_leaves_the_old_preset(preset_dir, monkeypatch):
     def crash(*args, **kwargs):
         raise OSError("disk full")
 
-    monkeypatch.setattr(model, "save_weights", crash)
+    monkeypatch.setattr(saving_lib, "save_weights_only", crash)
     with pytest.raises(OSError, match="disk full"):
         model.save_to_preset(preset_dir)
     assert_allclose(load_preset(preset_dir).predict(TOKENS, verbose=0), before)
