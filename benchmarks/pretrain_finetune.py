@@ -39,8 +39,6 @@ from keras_ctxmem.preprocessing import TextPreprocessor  # noqa: E402
 from keras_ctxmem.training import default_optimizer  # noqa: E402
 from keras_ctxmem.zoo import TransformerClassifier, TransformerMaskedLM  # noqa: E402
 
-DATA = "/work/shared/data"
-
 
 def load(path, rows, eval_rows):
     data = read_text_classification(path)
@@ -92,6 +90,9 @@ def run_variant(name, build, dataset, args):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--data", required=True, help="the folder holding sst2/ and ag_news_10k/"
+    )
     parser.add_argument("--preset", default="transformer_small")
     parser.add_argument("--sst2-rows", type=int, default=20000)
     parser.add_argument("--ag-news-rows", type=int, default=0, help="0: all")
@@ -106,9 +107,9 @@ def main():
     args = parser.parse_args()
 
     datasets = {
-        "SST-2": load(f"{DATA}/sst2/train.tsv", args.sst2_rows, args.eval_rows),
+        "SST-2": load(f"{args.data}/sst2/train.tsv", args.sst2_rows, args.eval_rows),
         "AG News": load(
-            f"{DATA}/ag_news_10k/train.tsv", args.ag_news_rows, args.eval_rows // 2
+            f"{args.data}/ag_news_10k/train.tsv", args.ag_news_rows, args.eval_rows // 2
         ),
     }
     corpus = np.concatenate([d["unlabelled"] for d in datasets.values()]).tolist()

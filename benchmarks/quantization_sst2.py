@@ -36,8 +36,6 @@ from keras_ctxmem.export import export_saved_model  # noqa: E402
 from keras_ctxmem.preprocessing import TextPreprocessor  # noqa: E402
 from keras_ctxmem.zoo import TransformerClassifier  # noqa: E402
 
-DEFAULT_DATA = "/work/shared/data/sst2/train.tsv"
-
 
 def read_sst2(path):
     texts, labels = [], []
@@ -97,7 +95,7 @@ def measure(model, name, export_dir, texts, labels):
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--data", default=DEFAULT_DATA)
+    parser.add_argument("--data", required=True, help="an SST-2 train.tsv")
     parser.add_argument("--train-rows", type=int, default=20000)
     parser.add_argument("--valid-rows", type=int, default=5000)
     parser.add_argument("--epochs", type=int, default=1)
