@@ -1,10 +1,25 @@
-"""`MaskedMeanPooling`: the mean over unmasked time steps, zeros when none is left."""
+"""`MaskedMeanPooling` and `MaskedMaxPooling`: the mean or the maximum over the
+unmasked time steps, zeros when none is left."""
 
 import keras
 
 
+class _MaskedTimePooling(keras.layers.Layer):
+    """`(batch, time, features)` to `(batch, features)`; the mask stops here."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.supports_masking = True
+
+    def compute_mask(self, inputs, mask=None):
+        return None
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], input_shape[2])
+
+
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
-class MaskedMeanPooling(keras.layers.Layer):
+class MaskedMeanPooling(_MaskedTimePooling):
     """Mean over the unmasked steps of `(batch, time, features)`.
 
     Unlike `GlobalAveragePooling1D`, a fully masked row (an empty text) gives
@@ -20,10 +35,6 @@ class MaskedMeanPooling(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
     def call(self, inputs, mask=None):
         if mask is None:
             return keras.ops.mean(inputs, axis=1)
@@ -32,15 +43,9 @@ class MaskedMeanPooling(keras.layers.Layer):
         count = keras.ops.maximum(keras.ops.sum(weights, axis=1), 1.0)
         return total / count
 
-    def compute_mask(self, inputs, mask=None):
-        return None
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2])
-
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
-class MaskedMaxPooling(keras.layers.Layer):
+class MaskedMaxPooling(_MaskedTimePooling):
     """Maximum over the unmasked steps of `(batch, time, features)`.
 
     A fully masked row (an empty text) gives zeros.
@@ -54,10 +59,6 @@ class MaskedMaxPooling(keras.layers.Layer):
     ```
     """
 
-    def __init__(self, **kwargs):
-        super().__init__(**kwargs)
-        self.supports_masking = True
-
     def call(self, inputs, mask=None):
         if mask is None:
             return keras.ops.max(inputs, axis=1)
@@ -68,9 +69,3 @@ class MaskedMaxPooling(keras.layers.Layer):
         pooled = keras.ops.max(keras.ops.where(mask, inputs, lowest), axis=1)
         any_step = keras.ops.any(mask, axis=1)
         return keras.ops.where(any_step, pooled, keras.ops.zeros_like(pooled))
-
-    def compute_mask(self, inputs, mask=None):
-        return None
-
-    def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[2])
