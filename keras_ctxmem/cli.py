@@ -13,11 +13,20 @@ ctxmem bench --preset transformer_small --sequence-length 128 --batch-size 32
 ```
 """
 
-import argparse
 import json
 import os
 import sys
 import time
+
+from keras_ctxmem.cli_support import (
+    DefaultsFormatter,
+    OneLineParser,
+    check_arguments,
+    import_tensorflow_quietly,
+    open_fraction,
+    positive_int,
+)
+from keras_ctxmem.data.synthetic import TASKS
 
 FAMILY_CLASSES = {
     "transformer": "TransformerClassifier",
@@ -34,7 +43,7 @@ class CommandError(Exception):
 
 
 def command_list(args):
-    from keras_ctxmem.zoo import list_presets
+    from keras_ctxmem.registry import list_presets
 
     presets = list_presets()
     trained = list_presets(trained=True)
@@ -527,8 +536,11 @@ def command_bench(args):
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="ctxmem", description="Context-memory model zoo for Keras 3."
+    )
+    parser.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's start-up logs"
     )
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -538,11 +550,13 @@ def build_parser():
     listing.set_defaults(run=command_list)
 
     train_parser = commands.add_parser(
-        "train", help="Train a preset on a built-in task and save it as a preset."
+        "train",
+        help="Train a preset on a built-in task and save it as a preset.",
+        formatter_class=DefaultsFormatter,
     )
     train_parser.add_argument("preset", help="a preset name, e.g. transformer_tiny")
     train_parser.add_argument(
-        "--task", default="membership", help="built-in task: membership, recall"
+        "--task", default="membership", choices=TASKS, help="built-in task"
     )
     train_parser.add_argument(
         "--data",
@@ -552,39 +566,59 @@ def build_parser():
     )
     train_parser.add_argument(
         "--babi-tasks",
-        type=int,
+        type=positive_int,
         nargs="+",
         help="bAbI tasks to read from a folder (default: all, one joint model)",
     )
     train_parser.add_argument(
         "--restarts",
-        type=int,
+        type=positive_int,
         default=1,
-        help="bAbI: training runs, the best on validation kept (default: 1)",
+        help="bAbI: training runs, the best on validation kept",
     )
-    train_parser.add_argument("--validation", help="CoNLL: the file scored per epoch")
-    train_parser.add_argument("--validation-split", type=float, default=0.1)
     train_parser.add_argument(
-        "--vocabulary-size", type=int, help="default 8000; CoNLL words: all"
+        "--validation", help="CoNLL: the file scored per epoch (needed with one)"
     )
-    train_parser.add_argument("--sequence-length", type=int, default=128)
     train_parser.add_argument(
-        "--max-examples", type=int, default=None, help="use only this many texts"
+        "--validation-split",
+        type=open_fraction,
+        default=0.1,
+        help="text files: the seeded share of texts held out for validation",
+    )
+    train_parser.add_argument(
+        "--vocabulary-size",
+        type=positive_int,
+        help="words kept (default: 8000; CoNLL: every training word)",
+    )
+    train_parser.add_argument(
+        "--sequence-length",
+        type=positive_int,
+        default=128,
+        help="text files: tokens per text after padding or truncation",
+    )
+    train_parser.add_argument(
+        "--max-examples",
+        type=positive_int,
+        help="use only this many texts (default: all)",
     )
     train_parser.add_argument(
         "--epochs",
-        type=int,
+        type=positive_int,
         default=None,
         help="default: 8 (bAbI: the MemN2N recipe's, 100 per task, 60 joint)",
     )
-    train_parser.add_argument("--batch-size", type=int, default=32)
+    train_parser.add_argument(
+        "--batch-size", type=positive_int, default=32, help="examples per step"
+    )
     train_parser.add_argument(
         "--learning-rate",
         type=float,
         default=None,
-        help="default: 3e-3 on built-in tasks, 1e-3 on text",
+        help="peak learning rate (default: 3e-3 on built-in tasks, 1e-3 on text)",
     )
-    train_parser.add_argument("--seed", type=int, default=0)
+    train_parser.add_argument(
+        "--seed", type=int, default=0, help="seeds data splits and weights"
+    )
     xla = train_parser.add_mutually_exclusive_group()
     xla.add_argument(
         "--xla", action="store_true", help="force XLA (default: on GPU/TPU only)"
@@ -593,7 +627,9 @@ def build_parser():
     train_parser.add_argument(
         "--strategy",
         default="default",
-        help="default, mirrored (GPUs of this host) or multi_worker (TF_CONFIG)",
+        choices=("default", "mirrored", "multi_worker"),
+        help="one device; mirrored: the GPUs of this host; multi_worker: the "
+        "cluster in TF_CONFIG",
     )
     train_parser.add_argument("--out", default="runs/default", help="output directory")
     train_parser.set_defaults(run=command_train)
@@ -646,23 +682,36 @@ def build_parser():
         help="Time training steps of a preset (and a PyTorch reference, if installed).",
     )
     bench.add_argument("--preset", default="transformer_small", help="a preset name")
-    bench.add_argument("--sequence-length", type=int, default=128)
-    bench.add_argument("--batch-size", type=int, default=32)
+    bench.add_argument("--sequence-length", type=positive_int, default=128)
+    bench.add_argument("--batch-size", type=positive_int, default=32)
     bench.add_argument(
         "--precision",
         default="float32",
         choices=("float32", "mixed_bfloat16", "mixed_float16"),
     )
     bench.add_argument("--no-xla", action="store_true", help="jit_compile=False")
-    bench.add_argument("--steps", type=int, default=10, help="timed steps per block")
-    bench.add_argument("--repeats", type=int, default=3, help="blocks per framework")
+    bench.add_argument(
+        "--steps", type=positive_int, default=10, help="timed steps per block"
+    )
+    bench.add_argument(
+        "--repeats", type=positive_int, default=3, help="blocks per framework"
+    )
     bench.set_defaults(run=command_bench)
     return parser
 
 
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    try:  # argparse exits on --help (0) and on a bad argument (2)
+        args = build_parser().parse_args(argv)
+    except SystemExit as done:
+        return done.code
     try:
+        try:
+            check_arguments(args)  # before TensorFlow: these answer at once
+        except ValueError as error:
+            raise CommandError(str(error)) from None
+        if args.command != "list":
+            import_tensorflow_quietly(args.verbose)
         args.run(args)
     except CommandError as error:
         print(f"ctxmem {args.command}: error: {error}", file=sys.stderr)

@@ -1,5 +1,7 @@
 import json
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -138,11 +140,67 @@ def test_bad_data_file_is_one_clear_line(tmp_path, capsys):
 
 def test_every_command_has_help(capsys):
     for command in ("list", "train", "evaluate", "predict", "export", "bench"):
-        try:
-            cli.main([command, "--help"])
-        except SystemExit as done:
-            assert done.code == 0
+        assert cli.main([command, "--help"]) == 0
         assert "usage: ctxmem" in capsys.readouterr().out
+
+
+def test_every_train_option_has_help_with_its_default(capsys):
+    assert cli.main(["train", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    for shown in ("(default: 32)", "(default: 0.1)", "(default: 128)", "(default: 0)"):
+        assert shown in out
+    parser = cli.build_parser()
+    train = parser._subparsers._group_actions[0].choices["train"]
+    assert all(action.help for action in train._actions)
+
+
+BAD_ARGUMENTS = [
+    (["train", "transformer_smal"], "Did you mean 'transformer_small'?"),
+    (["train", "lstm_tiny", "--epochs", "0"], "--epochs"),
+    (["train", "lstm_tiny", "--batch-size", "0"], "--batch-size"),
+    (["train", "lstm_tiny", "--sequence-length", "0"], "--sequence-length"),
+    (["train", "lstm_tiny", "--validation-split", "1.0"], "--validation-split"),
+    (["train", "lstm_tiny", "--validation-split", "-0.5"], "--validation-split"),
+    (["train", "lstm_tiny", "--data", "{tmp}/missing.tsv"], "missing.tsv"),
+    (["train", "lstm_tiny", "--out", "{tmp}/a_file/run"], "cannot be created"),
+    (["predict", "sst2_sentimen", "a film"], "Did you mean 'sst2_sentiment'?"),
+    (["evaluate", "{tmp}/no_run", "--data", "{tmp}/a_file"], "no_run"),
+    (["export", "transformer_tiny", "{tmp}/serving"], "without weights"),
+    (["frobnicate"], "invalid choice"),
+]
+
+
+def test_bad_arguments_answer_in_one_line_without_tensorflow(tmp_path):
+    """`--help`, `list` and every argument error: exit code 2 (0 for the first
+    two), one line on stderr, and TensorFlow never imported."""
+    (tmp_path / "a_file").write_text("x")
+    calls = [["--help"], ["list"]] + [
+        [arg.format(tmp=tmp_path) for arg in args] for args, _ in BAD_ARGUMENTS
+    ]
+    script = """if True:
+        import contextlib, io, json, sys
+        from keras_ctxmem.cli import main
+        results = []
+        for argv in json.loads(sys.argv[1]):
+            out, err = io.StringIO(), io.StringIO()
+            with contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
+                results.append([main(argv), err.getvalue()])
+        loaded = ["tensorflow" in sys.modules, "keras" in sys.modules]
+        print(json.dumps([results, *loaded]))
+    """
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(calls)],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    results, tensorflow_imported, keras_imported = json.loads(done.stdout)
+    assert not tensorflow_imported and not keras_imported
+    assert results[0] == [0, ""] and results[1] == [0, ""]
+    for (code, err), (_, expected) in zip(results[2:], BAD_ARGUMENTS, strict=True):
+        assert code == 2 and err.count("\n") == 1 and expected in err, err
+        assert err.startswith("ctxmem")
 
 
 def test_train_and_evaluate_a_memory_network_on_babi_files(tmp_path, capsys):

@@ -1,5 +1,6 @@
 """The model zoo: `from keras_ctxmem.zoo import TransformerClassifier`."""
 
+from keras_ctxmem.registry import list_presets, preset_info
 from keras_ctxmem.zoo.attentive_lstm import AttentiveLSTMClassifier
 from keras_ctxmem.zoo.lstm import LSTMClassifier
 from keras_ctxmem.zoo.lstm_tagger import LSTMTagger
@@ -7,7 +8,6 @@ from keras_ctxmem.zoo.masked_lm import TransformerMaskedLM
 from keras_ctxmem.zoo.memory_network import LinearStart, MemoryNetwork
 from keras_ctxmem.zoo.memory_transformer import MemoryTransformer
 from keras_ctxmem.zoo.multimodal import MultimodalFusionClassifier
-from keras_ctxmem.zoo.presets import list_presets, preset_info
 from keras_ctxmem.zoo.seq2seq import Seq2Seq
 from keras_ctxmem.zoo.transformer import (
     TokenAccuracy,

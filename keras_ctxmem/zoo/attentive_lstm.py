@@ -14,7 +14,6 @@ import keras
 
 from keras_ctxmem.layers import AttentionPooling
 from keras_ctxmem.zoo.heads import LogitsHead
-from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.recurrent import lstm_stack
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
@@ -117,25 +116,3 @@ class AttentiveLSTMClassifier(ZooModel):
             }
         )
         return config
-
-
-for _size, _embedding, _hidden, _layers in (
-    ("tiny", 16, 16, 1),
-    ("small", 128, 128, 1),
-    ("base", 256, 256, 2),
-):
-    register_preset(
-        f"attentive_lstm_{_size}",
-        family="attentive_lstm",
-        description=(
-            f"Embedding {_embedding} + {_layers} BiLSTM layer(s) of {_hidden} units "
-            "+ additive attention pooling."
-        ),
-        config={
-            "vocabulary_size": 8000 if _size != "tiny" else 1000,
-            "embedding_dim": _embedding,
-            "hidden_dim": _hidden,
-            "attention_dim": _hidden,
-            "num_layers": _layers,
-        },
-    )

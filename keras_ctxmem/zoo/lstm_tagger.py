@@ -24,7 +24,6 @@ import keras
 from keras_ctxmem.layers import CRF, CharCNN, CRFLoss, TokenDropout
 from keras_ctxmem.preprocessing.words import CASES
 from keras_ctxmem.zoo.heads import LogitsHead
-from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.recurrent import lstm_stack
 from keras_ctxmem.zoo.transformer import TokenAccuracy
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
@@ -216,27 +215,3 @@ class LSTMTagger(ZooModel):
             }
         )
         return config
-
-
-for _size, _embedding, _chars, _hidden in (
-    ("tiny", 16, 8, 16),
-    ("small", 100, 50, 100),
-    ("base", 100, 50, 200),
-):
-    register_preset(
-        f"lstm_tagger_{_size}",
-        family="lstm_tagger",
-        description=(
-            f"Word ({_embedding}) + case + char-CNN ({_chars}) features, BiLSTM of "
-            f"{_hidden} units per direction, CRF: a from-scratch NER tagger."
-        ),
-        config={
-            "vocabulary_size": 20000 if _size != "tiny" else 1000,
-            "char_vocabulary_size": 100,
-            "num_tags": 9,
-            "embedding_dim": _embedding,
-            "char_embedding_dim": 25 if _size != "tiny" else 8,
-            "char_filters": _chars,
-            "hidden_dim": _hidden,
-        },
-    )

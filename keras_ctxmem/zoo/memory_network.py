@@ -27,7 +27,6 @@ from keras import ops
 from keras_hub.layers import ReversibleEmbedding
 
 from keras_ctxmem.training import default_optimizer
-from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 WEIGHT_TYING = ("adjacent", "layerwise")
@@ -563,20 +562,3 @@ class MemoryNetwork(ZooModel):
             }
         )
         return config
-
-
-for _size, _embedding in (("tiny", 20), ("small", 50), ("base", 100)):
-    register_preset(
-        f"memory_network_{_size}",
-        family="memory_network",
-        description=(
-            f"End-to-end memory network (MemN2N): embedding {_embedding}, 3 hops, "
-            "50 memories, position and temporal encoding, adjacent weight tying."
-        ),
-        config={
-            "vocabulary_size": 200,
-            "embedding_dim": _embedding,
-            "num_hops": 3,
-            "max_memories": 50,
-        },
-    )

@@ -36,7 +36,6 @@ import keras_hub
 from keras import ops
 
 from keras_ctxmem.zoo.heads import LogitsHead
-from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.transformer import TokenAccuracy, last_token, padding_mask_from
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
@@ -681,28 +680,3 @@ class MemoryTransformer(ZooModel):
             }
         )
         return config
-
-
-for _size, _layers, _heads, _hidden, _segment, _memory in (
-    ("tiny", 1, 2, 32, 16, 4),
-    ("small", 2, 4, 128, 64, 8),
-    ("base", 6, 8, 512, 128, 16),
-):
-    register_preset(
-        f"memory_transformer_{_size}",
-        family="memory_transformer",
-        description=(
-            f"Recurrent Memory Transformer, {_layers} block(s), {_heads} heads, "
-            f"width {_hidden}, segments of {_segment} tokens, {_memory} memory "
-            "tokens, any sequence length."
-        ),
-        config={
-            "vocabulary_size": 8000 if _size != "tiny" else 1000,
-            "segment_length": _segment,
-            "num_memory_tokens": _memory,
-            "num_layers": _layers,
-            "num_heads": _heads,
-            "hidden_dim": _hidden,
-            "intermediate_dim": 4 * _hidden,
-        },
-    )

@@ -32,7 +32,6 @@ from keras_ctxmem.layers import (
     MaskedMeanPooling,
 )
 from keras_ctxmem.zoo.heads import LogitsHead
-from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.transformer import padding_mask_from
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
@@ -281,28 +280,3 @@ class MultimodalFusionClassifier(ZooModel):
             }
         )
         return config
-
-
-for _size, _vocab, _image, _patch, _width, _heads, _layers in (
-    ("tiny", 1000, (32, 32, 3), 8, 32, 2, 1),
-    ("small", 8000, (64, 64, 3), 8, 128, 4, 2),
-    ("base", 8000, (224, 224, 3), 16, 256, 8, 4),
-):
-    register_preset(
-        f"multimodal_{_size}",
-        family="multimodal",
-        description=(
-            f"Text: {_layers} Transformer block(s), width {_width}; image: "
-            f"{_image[0]}x{_image[1]}x{_image[2]} in {_patch}x{_patch} patches; "
-            "fused (concat, gated, film or cross_attention), then logits."
-        ),
-        config={
-            "vocabulary_size": _vocab,
-            "image_shape": _image,
-            "embedding_dim": _width,
-            "hidden_dim": _width,
-            "patch_size": _patch,
-            "num_heads": _heads,
-            "num_layers": _layers,
-        },
-    )

@@ -39,7 +39,6 @@ import keras_hub
 import numpy as np
 
 from keras_ctxmem.zoo.heads import LogitsHead
-from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.transformer import TokenAccuracy, padding_mask_from
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
@@ -551,51 +550,3 @@ class Seq2Seq(ZooModel):
         # top_k sorts the beams: the first of each example is the best.
         best = ops.reshape(buffer, (batch, width, max_length + 1))[:, 0, 1:]
         return ops.cast(best, "int32")
-
-
-for _size, _layers, _embedding, _hidden, _length in (
-    ("tiny", 1, 32, 64, 128),
-    ("small", 2, 128, 256, 256),
-    ("base", 2, 256, 512, 512),
-):
-    register_preset(
-        f"seq2seq_lstm_{_size}",
-        family="seq2seq",
-        description=(
-            f"BiLSTM encoder / LSTM decoder with additive attention, {_layers} "
-            f"layer(s) each, {_hidden} units, embeddings of {_embedding}."
-        ),
-        config={
-            "source_vocabulary_size": 8000 if _size != "tiny" else 1000,
-            "target_vocabulary_size": 8000 if _size != "tiny" else 1000,
-            "architecture": "lstm",
-            "embedding_dim": _embedding,
-            "hidden_dim": _hidden,
-            "num_layers": _layers,
-            "max_sequence_length": _length,
-        },
-    )
-
-for _size, _layers, _heads, _hidden, _length in (
-    ("tiny", 1, 4, 64, 128),
-    ("small", 3, 4, 256, 256),
-    ("base", 6, 8, 512, 512),
-):
-    register_preset(
-        f"seq2seq_transformer_{_size}",
-        family="seq2seq",
-        description=(
-            f"Transformer encoder-decoder, {_layers} block(s) each, {_heads} "
-            f"heads, width {_hidden}, up to {_length} tokens."
-        ),
-        config={
-            "source_vocabulary_size": 8000 if _size != "tiny" else 1000,
-            "target_vocabulary_size": 8000 if _size != "tiny" else 1000,
-            "architecture": "transformer",
-            "hidden_dim": _hidden,
-            "num_heads": _heads,
-            "intermediate_dim": 4 * _hidden,
-            "num_layers": _layers,
-            "max_sequence_length": _length,
-        },
-    )

@@ -19,7 +19,6 @@ import keras_hub
 
 from keras_ctxmem.layers import MaskedMeanPooling
 from keras_ctxmem.zoo.heads import LogitsHead
-from keras_ctxmem.zoo.presets import register_preset
 from keras_ctxmem.zoo.zoo_model import (
     ZooModel,
     check_rate,
@@ -338,26 +337,3 @@ class TokenAccuracy(keras.metrics.Mean):
 
     def get_config(self):
         return {**super().get_config(), "ignore_class": self.ignore_class}
-
-
-for _size, _layers, _heads, _hidden, _length in (
-    ("tiny", 1, 2, 32, 128),
-    ("small", 2, 4, 128, 512),
-    ("base", 6, 8, 512, 512),
-):
-    register_preset(
-        f"transformer_{_size}",
-        family="transformer",
-        description=(
-            f"Transformer encoder, {_layers} block(s), {_heads} heads, "
-            f"width {_hidden}, up to {_length} tokens."
-        ),
-        config={
-            "vocabulary_size": 8000 if _size != "tiny" else 1000,
-            "num_layers": _layers,
-            "num_heads": _heads,
-            "hidden_dim": _hidden,
-            "intermediate_dim": 4 * _hidden,
-            "max_sequence_length": _length,
-        },
-    )

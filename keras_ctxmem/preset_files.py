@@ -1,0 +1,156 @@
+"""Reading a preset directory as untrusted input.
+
+A preset may come from anywhere (a download, a shared drive), so it may only
+make us read regular files inside its own directory: no symbolic link leading
+out of it, no FIFO or device (`/dev/zero` never ends), no file path in its
+configuration, no HDF5 link or storage in another file. Errors name the file
+and the rule, never what the file holds.
+
+Example:
+```python
+from keras_ctxmem.zoo import LSTMClassifier
+from keras_ctxmem.preset_files import check_preset_directory
+LSTMClassifier.from_preset("lstm_tiny").save_to_preset("/tmp/lstm_preset")
+check_preset_directory("/tmp/lstm_preset")  # raises ValueError if unsafe
+```
+"""
+
+import json
+import os
+import re
+import stat
+
+import h5py
+
+MAX_JSON_BYTES = 16 * 1024 * 1024
+# Configuration fields that Keras / keras-hub layers read as file paths.
+PATH_FIELDS = ("vocabulary", "merges", "proto", "spm_proto", "filepath")
+
+
+class UnsafePresetError(ValueError):
+    """A preset asks to read something other than its own regular files."""
+
+
+def check_preset_directory(directory):
+    """Raises `UnsafePresetError` unless every entry of `directory` is a regular
+    file or a folder inside it (symbolic links count by their target)."""
+    root = os.path.realpath(directory)
+    for parent, folders, files in os.walk(root):
+        for name in folders + files:
+            preset_file(root, os.path.relpath(os.path.join(parent, name), root))
+
+
+def preset_file(directory, relative_path):
+    """The real path of `relative_path` in the preset `directory`, checked: a
+    regular file (or folder) inside the directory, whatever links lead to it."""
+    if os.path.isabs(relative_path) or ".." in _parts(relative_path):
+        raise UnsafePresetError(
+            f"A preset file must be named relative to its directory, without "
+            f"'..': refused '{relative_path}' in {directory}."
+        )
+    root = os.path.realpath(directory)
+    path = os.path.realpath(os.path.join(root, relative_path))
+    if os.path.commonpath([root, path]) != root:
+        raise UnsafePresetError(
+            f"{os.path.join(directory, relative_path)} leads outside the preset "
+            "directory (a symbolic link?): a preset may only read its own files."
+        )
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return path  # The caller says what is missing.
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise UnsafePresetError(
+            f"{os.path.join(directory, relative_path)} is not a regular file (a "
+            "FIFO, device or socket): a preset may only hold regular files."
+        )
+    return path
+
+
+def read_preset_json(directory, file_name):
+    """The JSON object in `directory/file_name`, checked and size-limited."""
+    path = preset_file(directory, file_name)
+    shown = os.path.join(directory, file_name)
+    if not os.path.exists(path):
+        raise ValueError(
+            f"'{directory}' is not a preset directory: it has no {file_name}."
+        )
+    if os.path.getsize(path) > MAX_JSON_BYTES:
+        raise UnsafePresetError(
+            f"{shown} is larger than {MAX_JSON_BYTES // 2**20} MiB: not a preset file."
+        )
+    try:
+        with open(path, encoding="utf-8") as f:
+            content = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as error:
+        # The position only, not the message: it may quote the file.
+        position = getattr(error, "pos", getattr(error, "start", "?"))
+        raise ValueError(
+            f"{shown} is not valid JSON (error at character {position})."
+        ) from None
+    if not isinstance(content, dict):
+        raise ValueError(f"{shown} does not hold a JSON object.")
+    return content
+
+
+def check_config_paths(config, config_path):
+    """Raises if a configuration names a file: a preset's files are its assets.
+
+    Refused: a string in a field that layers read as a path (`vocabulary`,
+    `merges`, ...), and any absolute path or path with `..` anywhere.
+    """
+    for key_path, value in _strings(config, ""):
+        key = key_path.rsplit(".", 1)[-1]
+        if key in PATH_FIELDS or os.path.isabs(value) or ".." in _parts(value):
+            raise UnsafePresetError(
+                f"{config_path}: `{key_path}` names a file. A preset reads only "
+                "its own files (its assets), never a path from its configuration."
+            )
+
+
+def check_weights_file(path):
+    """Raises unless the HDF5 file keeps all its data in itself: no external
+    link, no dataset stored in or mapped from another file."""
+    try:
+        with h5py.File(path, "r") as f:
+            _check_h5_group(f, path, set())
+    except OSError:
+        return  # Not HDF5 at all: loading reports it as truncated or invalid.
+
+
+def _check_h5_group(group, path, seen):
+    for name in group:
+        link = group.get(name, getlink=True)
+        if isinstance(link, h5py.ExternalLink):
+            raise UnsafePresetError(
+                f"{path} links to another file (HDF5 external link at "
+                f"{group.name}/{name}): a preset may only read its own files."
+            )
+        if not isinstance(link, h5py.HardLink):
+            continue  # A soft link names an object of this file, visited anyway.
+        item = group[name]
+        if item.id in seen:  # h5py ids compare by file and object number
+            continue
+        seen.add(item.id)
+        if hasattr(item, "keys"):
+            _check_h5_group(item, path, seen)
+        elif item.external or item.is_virtual:
+            raise UnsafePresetError(
+                f"{path} stores {item.name} in another file (HDF5 external or "
+                "virtual dataset): a preset may only read its own files."
+            )
+
+
+def _strings(value, key_path):
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _strings(item, f"{key_path}.{key}" if key_path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _strings(item, f"{key_path}[{index}]")
+    elif isinstance(value, str):
+        yield key_path, value
+
+
+def _parts(path):
+    return re.split(r"[\\/]", path)
