@@ -435,13 +435,10 @@ def command_predict(args):
     model = _load_run(args.run_dir)
     if model.preprocessor is None:
         raise CommandError("this model takes token ids, not text")
-    logits = model.predict(np.array(args.texts, dtype=object), verbose=0)
-    probabilities = np.exp(logits - logits.max(-1, keepdims=True))
-    probabilities /= probabilities.sum(-1, keepdims=True)
-    names = model.label_names or [str(i) for i in range(logits.shape[-1])]
-    for text, row in zip(args.texts, probabilities, strict=True):
-        best = int(row.argmax())
-        print(f"{names[best]}\t{row[best]:.3f}\t{text}")
+    answer = model.predict_labels(np.array(args.texts, dtype=object))
+    rows = zip(args.texts, answer["label"], answer["probabilities"], strict=True)
+    for text, label, row in rows:
+        print(f"{label}\t{row.max():.3f}\t{text}")
     if args.attention_plot:
         _plot_first_attention(model, args.texts[0], args.attention_plot)
 

@@ -218,3 +218,28 @@ def test_model_without_preprocessor_is_refused(tmp_path):
         export_saved_model(
             TransformerClassifier.from_preset("transformer_tiny"), str(tmp_path)
         )
+
+
+def test_predict_labels_answers_like_the_saved_model(exported, classifier):
+    _, path = exported
+    serve = tf.saved_model.load(path).signatures["serving_default"]
+    served = serve(text=tf.constant(QUERIES))
+    answer = classifier.predict_labels(QUERIES)
+    assert set(answer) == {"probabilities", "class_id", "label"}
+    np.testing.assert_allclose(
+        answer["probabilities"], served["probabilities"].numpy(), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        answer["probabilities"],
+        softmax(classifier.predict(QUERIES, verbose=0)),
+        atol=1e-6,
+    )
+    assert answer["probabilities"].dtype == np.float32
+    np.testing.assert_array_equal(answer["class_id"], served["class_id"].numpy())
+    assert [label.encode() for label in answer["label"]] == list(
+        served["label"].numpy()
+    )
+    with pytest.raises(ValueError, match="not a classifier"):
+        TransformerClassifier.from_preset("transformer_tiny").backbone.predict_labels(
+            [[1, 2]]
+        )

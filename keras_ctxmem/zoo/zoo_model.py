@@ -4,6 +4,8 @@ Subclasses build a functional graph in `__init__` (keras-hub style) and set
 `preset_family`; they inherit:
 - `preprocessor=` (a `TextPreprocessor`): `fit`, `evaluate` and `predict` then
   take raw strings; `label_names=` keeps the class names with the model;
+- `predict` returns logits, `predict_labels` probabilities, class ids and
+  labels (what `ctxmem predict` and the exported SavedModel return);
 - `Model.presets` and `Model.from_preset(name_or_directory, **overrides)`;
 - `model.save_to_preset(directory)` (`config.json`, `metadata.json`,
   `model.weights.h5`: keras-hub's layout);
@@ -22,25 +24,26 @@ import shutil
 import tempfile
 
 import keras
+import numpy as np
 from keras.src.saving import saving_lib
 
 from keras_ctxmem import __version__
 from keras_ctxmem.layers.dropout import use_philox_dropout
-from keras_ctxmem.training import default_optimizer, resolve_jit_compile
-from keras_ctxmem.zoo.preset_files import (
+from keras_ctxmem.preset_files import (
     check_config_paths,
     check_preset_directory,
     check_weights_file,
     preset_file,
     read_preset_json,
 )
-from keras_ctxmem.zoo.presets import (
+from keras_ctxmem.registry import (
     get_preset,
     list_presets,
     preset_directory,
     preset_info,
     trained_presets,
 )
+from keras_ctxmem.training import default_optimizer, resolve_jit_compile
 from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
 from keras_ctxmem.zoo.token_id_checks import check_model_token_ids
 
@@ -409,6 +412,38 @@ class ZooModel(keras.Model):
         else:
             check_model_token_ids(self, x)
         return super().predict(x, batch_size=batch_size, **kwargs)
+
+    def predict_labels(self, x, batch_size=None, **kwargs):
+        """What `ctxmem predict` and the exported SavedModel answer, in one call:
+        `predict` gives logits; this gives a dict of numpy arrays with
+        `probabilities` (softmax of the logits, float32), `class_id` (int32)
+        and `label` (the class names, or the ids as strings without
+        `label_names`). Token classifiers answer per token. For classifiers
+        (models with `num_classes`); keyword arguments go to `predict`.
+
+        Example:
+        ```python
+        from keras_ctxmem.zoo import load_preset
+        model = load_preset("sst2_sentiment")
+        model.predict_labels(["a charming film"])["label"]  # ['positive']
+        ```
+        """
+        if not hasattr(self, "num_classes"):
+            raise ValueError(
+                f"{type(self).__name__} is not a classifier: use `predict`."
+            )
+        kwargs.setdefault("verbose", 0)
+        logits = np.asarray(self.predict(x, batch_size=batch_size, **kwargs))
+        logits = logits.astype("float32")
+        exp = np.exp(logits - logits.max(-1, keepdims=True))
+        probabilities = exp / exp.sum(-1, keepdims=True)
+        class_id = probabilities.argmax(-1).astype("int32")
+        names = self.label_names or [str(i) for i in range(logits.shape[-1])]
+        return {
+            "probabilities": probabilities,
+            "class_id": class_id,
+            "label": np.asarray(names, dtype=object)[class_id],
+        }
 
     # === Training ===
 
