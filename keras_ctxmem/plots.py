@@ -13,10 +13,17 @@ plot_attention(["a", "charming", "film"], [0.1, 0.8, 0.1], "/tmp/attention.png")
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def plot_training_curves(history, path):
     """Loss and every metric per epoch, training next to validation."""
+    return _save(training_curves_figure(history), path)
+
+
+def training_curves_figure(history):
+    """The `Figure` `plot_training_curves` writes: one panel per metric, whole
+    epochs (1, 2, ...) on the x axis."""
     names = [name for name in history if not name.startswith("val_")]
     figure = Figure(figsize=(4.5 * len(names), 3.5))
     axes = figure.subplots(1, len(names))
@@ -26,9 +33,10 @@ def plot_training_curves(history, path):
         if f"val_{name}" in history:
             axis.plot(epochs, history[f"val_{name}"], marker="o", label="validation")
         axis.set(title=name, xlabel="epoch")
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True, min_n_ticks=1))
         axis.grid(alpha=0.3)
         axis.legend()
-    return _save(figure, path)
+    return figure
 
 
 def plot_confusion_matrix(matrix, label_names, path):

@@ -5,11 +5,13 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 from keras_ctxmem.plots import (
     plot_attention,
     plot_confusion_matrix,
     plot_training_curves,
+    training_curves_figure,
 )
 
 
@@ -44,3 +46,34 @@ def test_importing_plots_keeps_the_backend():
         check=True,
     )
     assert result.stdout.strip().lower() == "svg"
+
+
+@pytest.mark.parametrize("num_epochs", [1, 2, 3, 7, 30])
+def test_training_curves_show_whole_epochs(num_epochs):
+    losses = list(np.linspace(1.0, 0.1, num_epochs))
+    figure = training_curves_figure({"loss": losses, "val_loss": losses})
+    axis = figure.axes[0]
+    low, high = axis.get_xlim()
+    ticks = [t for t in axis.get_xticks() if low <= t <= high]
+    assert ticks and all(float(t).is_integer() for t in ticks), ticks
+
+
+def test_plot_model_draws_a_zoo_model(tmp_path):
+    """pydot is a dependency: `model_to_dot` always works; `plot_model` also
+    needs Graphviz' `dot` program (a system package), else Keras says so."""
+    import shutil
+
+    import keras
+
+    from keras_ctxmem.zoo import TransformerClassifier
+
+    model = TransformerClassifier.from_preset("transformer_tiny")
+    assert "backbone" in keras.utils.model_to_dot(model).to_string()
+    path = str(tmp_path / "model.png")
+    if shutil.which("dot") is None:
+        with pytest.raises(ImportError, match="graphviz"):
+            keras.utils.plot_model(model, path)
+    else:
+        keras.utils.plot_model(model, path, show_shapes=True)
+        with open(path, "rb") as f:
+            assert f.read(8) == b"\x89PNG\r\n\x1a\n"
