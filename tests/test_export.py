@@ -239,6 +239,15 @@ def test_predict_labels_answers_like_the_saved_model(exported, classifier):
     assert [label.encode() for label in answer["label"]] == list(
         served["label"].numpy()
     )
+    np.testing.assert_allclose(  # one request: the compiled step, strings in
+        classifier.predict_on_batch(QUERIES),
+        classifier.predict(QUERIES, verbose=0),
+        atol=1e-5,
+    )
+    many = classifier.predict_labels(QUERIES * 7)  # more than a batch: `predict`
+    np.testing.assert_allclose(
+        many["probabilities"][:5], answer["probabilities"], atol=1e-5
+    )
     with pytest.raises(ValueError, match="not a classifier"):
         TransformerClassifier.from_preset("transformer_tiny").backbone.predict_labels(
             [[1, 2]]

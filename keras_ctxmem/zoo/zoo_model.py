@@ -413,6 +413,19 @@ class ZooModel(keras.Model):
             check_model_token_ids(self, x)
         return super().predict(x, batch_size=batch_size, **kwargs)
 
+    def predict_on_batch(self, x):
+        """`predict` of one batch without `predict`'s per-call set-up (data
+        adapter, iterator, callbacks): the fast path for one request at a
+        time. It runs the compiled predict step; `model(x)` instead runs
+        eagerly on TensorFlow (8-50x slower at batch 1, `benchmarks/RESULTS.md`
+        "Online serving"). Takes raw strings when the model has a preprocessor.
+        """
+        if contains_strings(x):
+            x = self.preprocess_features(x)
+        else:
+            check_model_token_ids(self, x)
+        return super().predict_on_batch(x)
+
     def predict_labels(self, x, batch_size=None, **kwargs):
         """What `ctxmem predict` and the exported SavedModel answer, in one call:
         `predict` gives logits; this gives a dict of numpy arrays with
@@ -432,8 +445,12 @@ class ZooModel(keras.Model):
             raise ValueError(
                 f"{type(self).__name__} is not a classifier: use `predict`."
             )
-        kwargs.setdefault("verbose", 0)
-        logits = np.asarray(self.predict(x, batch_size=batch_size, **kwargs))
+        if batch_size is None and not kwargs and _is_small_batch(x):
+            logits = self.predict_on_batch(x)  # one request: the fast path
+        else:
+            kwargs.setdefault("verbose", 0)
+            logits = self.predict(x, batch_size=batch_size, **kwargs)
+        logits = keras.ops.convert_to_numpy(logits)
         logits = logits.astype("float32")
         exp = np.exp(logits - logits.max(-1, keepdims=True))
         probabilities = exp / exp.sum(-1, keepdims=True)
@@ -494,3 +511,8 @@ class ZooModel(keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+def _is_small_batch(x, limit=32):
+    """True for a list or array of at most `limit` rows (one predict batch)."""
+    return isinstance(x, (list, np.ndarray)) and 0 < len(x) <= limit
