@@ -80,10 +80,15 @@ def free_ports(count):
     return ports
 
 
-def run_workers(args, tmp_path, timeout=240):
-    """Starts two workers, waits for both, and kills both on failure or timeout.
+def run_workers(args, tmp_path, stall_seconds=300):
+    """Starts two workers and waits for both, on progress rather than on the
+    clock: a busy machine only makes them slower. Both are killed once each
+    has printed its result (what happens after is TensorFlow's shutdown), once
+    one has failed (the other would wait on a collective for ever), or once
+    neither has used a CPU second in `stall_seconds`.
 
-    Returns each worker's `(returncode, stdout, stderr)`.
+    Returns each worker's `(returncode, stdout, stderr)`; the return code of a
+    worker killed after printing its result is reported as 0.
     """
     cluster = {"worker": [f"127.0.0.1:{port}" for port in free_ports(2)]}
     processes, logs = [], []
@@ -107,14 +112,23 @@ def run_workers(args, tmp_path, timeout=240):
                 },
             )
         )
-    deadline = time.monotonic() + timeout
+    cpu, cpu_seconds, progress_at = None, {}, time.monotonic()
     try:
         while any(p.poll() is None for p in processes):
             # A worker that failed leaves the other waiting on a collective.
-            failed = any(p.returncode not in (None, 0, -9) for p in processes)
-            if failed or time.monotonic() > deadline:
+            if any(p.returncode not in (None, 0, -9) for p in processes):
                 break
-            time.sleep(0.2)
+            if all(_result_line(out.name) for out, _ in logs):
+                break
+            for p in processes:
+                if p.poll() is None:
+                    cpu_seconds[p.pid] = _cpu_seconds(p.pid)
+            used = sum(cpu_seconds.values())
+            if cpu is None or used > cpu + 1.0:
+                cpu, progress_at = used, time.monotonic()
+            elif time.monotonic() - progress_at > stall_seconds:
+                break
+            time.sleep(0.5)
     finally:
         for p in processes:
             if p.poll() is None:
@@ -123,9 +137,31 @@ def run_workers(args, tmp_path, timeout=240):
     results = []
     for p, (out, err) in zip(processes, logs, strict=True):
         out.seek(0), err.seek(0)
-        results.append((p.returncode, out.read(), err.read()))
+        stdout = out.read()
+        returncode = 0 if _result_line(out.name) else p.returncode
+        results.append((returncode, stdout, err.read()))
         out.close(), err.close()
     return results
+
+
+def _result_line(path):
+    """The worker's JSON result, once it has printed it whole."""
+    with open(path) as f:
+        lines = f.read().splitlines()
+    try:
+        return lines and "history" in json.loads(lines[-1]) and lines[-1]
+    except (TypeError, ValueError):
+        return None
+
+
+def _cpu_seconds(pid):
+    """User + system CPU time of a live process (Linux `/proc`), 0 elsewhere."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
 
 
 def outputs(results):
