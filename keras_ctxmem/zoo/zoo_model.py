@@ -417,7 +417,7 @@ class ZooModel(keras.Model):
         """`predict` of one batch without `predict`'s per-call set-up (data
         adapter, iterator, callbacks): the fast path for one request at a
         time. It runs the compiled predict step; `model(x)` instead runs
-        eagerly on TensorFlow (8-50x slower at batch 1, `benchmarks/RESULTS.md`
+        eagerly on TensorFlow (8x to 150x slower at batch 1, `benchmarks/RESULTS.md`
         "Online serving"). Takes raw strings when the model has a preprocessor.
         """
         if contains_strings(x):
