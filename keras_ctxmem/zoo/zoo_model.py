@@ -11,7 +11,8 @@ Subclasses build a functional graph in `__init__` (keras-hub style) and set
   right loss and metrics) and the fastest measured executor for the device
   (`jit_compile="auto"`: XLA on a GPU or TPU and on JAX, TensorFlow's graph
   executor on a CPU; see `keras_ctxmem.training.resolve_jit_compile`);
-- token ids checked on the way in (`token_id_limits`, `token_id_checks`), and
+- token ids and labels checked on the way in, values included, datasets too
+  (`token_id_limits`, `label_limits`, `token_id_checks`), and
   dropout masks drawn with Philox, which XLA compiles well (`PhiloxDropout`).
 """
 
@@ -22,6 +23,7 @@ import shutil
 import tempfile
 
 import keras
+import tensorflow as tf
 from keras.src.saving import saving_lib
 
 from keras_ctxmem import __version__
@@ -42,7 +44,12 @@ from keras_ctxmem.zoo.presets import (
     trained_presets,
 )
 from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
-from keras_ctxmem.zoo.token_id_checks import check_model_token_ids
+from keras_ctxmem.zoo.token_id_checks import (
+    check_model_labels,
+    check_model_token_ids,
+    checked_dataset,
+    value_check_errors,
+)
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
@@ -360,6 +367,41 @@ class ZooModel(keras.Model):
             check_model_token_ids(self, inputs)
         return super().__call__(*args, **kwargs)
 
+    def label_limits(self):
+        """`(num_classes, ignore_class)` for the labels `fit` and `evaluate` take,
+        or None when they are not checked.
+
+        A label must be an integer in `[0, num_classes)` or `ignore_class`
+        (None: no such value). Checked for a single-output model compiled with a
+        sparse categorical cross-entropy, where a bad label makes the loss NaN.
+        """
+        loss = getattr(self, "loss", None)
+        if loss == "sparse_categorical_crossentropy":
+            ignore_class = None
+        elif isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+            ignore_class = loss.get_config().get("ignore_class")
+        else:
+            return None
+        if len(self.outputs) != 1:
+            return None
+        return self.outputs[0].shape[-1], ignore_class
+
+    def _checked_inputs(self, x, y=None, labels=True):
+        """`x` checked (a dataset: as it is read), and array labels `y`."""
+        check_model_token_ids(self, x)
+        if isinstance(x, tf.data.Dataset):
+            return checked_dataset(self, x, labels=labels)
+        if labels and y is not None:
+            check_model_labels(self, y)
+        return x
+
+    def _checked_validation_data(self, validation_data):
+        if isinstance(validation_data, tuple):
+            x, y, _ = keras.utils.unpack_x_y_sample_weight(validation_data)
+            self._checked_inputs(x, y)
+            return validation_data
+        return self._checked_inputs(validation_data)
+
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
         if contains_strings(x):
             x = preprocessed_dataset(
@@ -372,8 +414,7 @@ class ZooModel(keras.Model):
             )
             y = batch_size = None
             kwargs["shuffle"] = False  # The dataset shuffles itself.
-        else:
-            check_model_token_ids(self, x)
+        x = self._checked_inputs(x, y)
         if validation_data is not None:
             is_tuple = isinstance(validation_data, tuple)
             if contains_strings(validation_data[0] if is_tuple else validation_data):
@@ -382,8 +423,11 @@ class ZooModel(keras.Model):
                     batch_size=batch_size,
                     preprocess=self.preprocess_features,
                 )
-        return super().fit(
-            x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
+            validation_data = self._checked_validation_data(validation_data)
+        return value_check_errors(
+            lambda: super(ZooModel, self).fit(
+                x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
+            )
         )
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
@@ -396,9 +440,12 @@ class ZooModel(keras.Model):
                 preprocess=self.preprocess_features,
             )
             y = batch_size = None
-        else:
-            check_model_token_ids(self, x)
-        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+        x = self._checked_inputs(x, y)
+        return value_check_errors(
+            lambda: super(ZooModel, self).evaluate(
+                x, y, batch_size=batch_size, **kwargs
+            )
+        )
 
     def predict(self, x, batch_size=None, **kwargs):
         if contains_strings(x):
@@ -406,9 +453,10 @@ class ZooModel(keras.Model):
                 x, batch_size=batch_size, preprocess=self.preprocess_features
             )
             batch_size = None
-        else:
-            check_model_token_ids(self, x)
-        return super().predict(x, batch_size=batch_size, **kwargs)
+        x = self._checked_inputs(x, labels=False)
+        return value_check_errors(
+            lambda: super(ZooModel, self).predict(x, batch_size=batch_size, **kwargs)
+        )
 
     # === Training ===
 
