@@ -19,8 +19,6 @@ Subclasses build a functional graph in `__init__` (keras-hub style) and set
 import datetime
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 import tensorflow as tf
@@ -29,6 +27,7 @@ from keras.src.saving import saving_lib
 from keras_ctxmem import __version__
 from keras_ctxmem.layers.dropout import use_philox_dropout
 from keras_ctxmem.training import default_optimizer, resolve_jit_compile
+from keras_ctxmem.zoo import preset_writes
 from keras_ctxmem.zoo.preset_files import (
     check_config_paths,
     check_preset_directory,
@@ -70,16 +69,21 @@ def load_preset(name_or_directory, load_weights=True, **overrides):
     model = load_preset("runs/quickstart/preset")
     ```
     """
+    preset_writes.remove_leftovers(name_or_directory)
     directory = preset_directory(name_or_directory)
-    serialized = _read_config(directory)
-    registered_name = serialized["registered_name"]
-    cls = _saved_class(serialized)
-    if cls is None or not issubclass(cls, ZooModel):
-        raise ValueError(
-            f"The preset in '{directory}' holds '{registered_name}', which is not "
-            "a keras_ctxmem model."
-        )
-    return cls.from_preset(directory, load_weights=load_weights, **overrides)
+
+    def load():
+        serialized = _read_config(directory)
+        cls = _saved_class(serialized)
+        if cls is None or not issubclass(cls, ZooModel):
+            raise ValueError(
+                f"The preset in '{directory}' holds "
+                f"'{serialized['registered_name']}', which is not a keras_ctxmem "
+                "model."
+            )
+        return cls.from_preset(directory, load_weights=load_weights, **overrides)
+
+    return preset_writes.read_consistently(directory, load)
 
 
 def load_preset_preprocessor(directory):
@@ -231,6 +235,7 @@ class ZooModel(keras.Model):
         preprocessor = overrides.get("preprocessor")
         if preprocessor is not None and "vocabulary_size" not in overrides:
             overrides["vocabulary_size"] = preprocessor.vocabulary_size
+        preset_writes.remove_leftovers(preset)  # and puts back one a crash hid
         directory = preset if os.path.isdir(preset) else trained_presets().get(preset)
         if directory is not None:
             return cls._from_preset_directory(directory, load_weights, overrides)
@@ -244,6 +249,14 @@ class ZooModel(keras.Model):
 
     @classmethod
     def _from_preset_directory(cls, directory, load_weights, overrides):
+        return preset_writes.read_consistently(
+            directory,
+            lambda: cls._read_preset_directory(directory, load_weights, overrides),
+        )
+
+    @classmethod
+    def _read_preset_directory(cls, directory, load_weights, overrides):
+        overrides = dict(overrides)
         config_path = os.path.join(directory, CONFIG_FILE)
         serialized = _read_config(directory)
         saved_cls = _saved_class(serialized)
@@ -283,23 +296,17 @@ class ZooModel(keras.Model):
         ```
         """
         directory = os.path.abspath(directory)
-        parent = os.path.dirname(directory)
-        os.makedirs(parent, exist_ok=True)
-        # Written aside, then swapped in: a crash never leaves a half-written preset.
-        staging = tempfile.mkdtemp(
-            prefix=f".{os.path.basename(directory)}.", dir=parent
-        )
+        os.makedirs(os.path.dirname(directory), exist_ok=True)
+        # Written aside, then swapped in at once (`preset_writes`): a reader or
+        # a crash never finds a half-written preset, or none.
+        staging = preset_writes.make_staging_directory(directory)
         try:
             self._write_preset(staging)
-            if os.path.exists(directory):
-                retired = tempfile.mkdtemp(prefix=".retired.", dir=parent)
-                os.replace(directory, os.path.join(retired, "preset"))
-                os.replace(staging, directory)
-                shutil.rmtree(retired)
-            else:
-                os.replace(staging, directory)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            preset_writes.replace_directory(staging, directory)
+        except BaseException:
+            if os.path.lexists(staging):
+                preset_writes.discard(staging)
+            raise
 
     def _write_preset(self, directory):
         serialized = keras.saving.serialize_keras_object(self)
