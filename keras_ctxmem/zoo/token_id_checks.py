@@ -188,7 +188,7 @@ def checked_dataset(model, dataset, labels=True):
             y = _checked_labels(y, *label_limits)
         return (x, y, sample_weight)[: len(element)] if is_tuple else x
 
-    return dataset.map(check)
+    return dataset.map(check, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
 
 
 def _checked_ids(model, x, limits):
@@ -253,13 +253,13 @@ def _checked_labels(labels, num_classes, ignore_class):
     if not (labels.dtype.is_integer or labels.dtype.is_floating):
         return labels
     bad = _bad_labels(labels, num_classes, ignore_class)
-    first_bad = tf.boolean_mask(labels, bad)[:1]
+    shown = tf.reduce_max(tf.where(bad, labels, labels.dtype.min))
     ignored = f" or {ignore_class} (ignored)" if ignore_class is not None else ""
     check = tf.debugging.Assert(
         tf.logical_not(tf.reduce_any(bad)),
         [
             f"{VALUE_CHECK} The labels hold",
-            first_bad,
+            shown,
             f", but this model has {num_classes} classes: a label must be an "
             f"integer from 0 to {num_classes - 1}{ignored}. Were the labels "
             "numbered from 1, or made for another set of classes?",

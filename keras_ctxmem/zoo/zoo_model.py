@@ -32,8 +32,10 @@ from keras_ctxmem.zoo.preset_files import (
     check_config_paths,
     check_preset_directory,
     check_weights_file,
+    preset_checksums,
     preset_file,
     read_preset_json,
+    verify_checksums,
 )
 from keras_ctxmem.zoo.presets import (
     get_preset,
@@ -264,6 +266,7 @@ class ZooModel(keras.Model):
             return cls._from_other_preset_class(
                 directory, saved_cls, serialized, load_weights, overrides
             )
+        verify_checksums(directory, skip=() if load_weights else (WEIGHTS_FILE,))
         serialized["config"].update(overrides)
         model = _deserialize_safely(serialized, config_path)
         if model.preprocessor is not None and "preprocessor" not in overrides:
@@ -320,8 +323,6 @@ class ZooModel(keras.Model):
             "parameter_count": self.count_params(),
             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
         }
-        with open(os.path.join(directory, METADATA_FILE), "w") as f:
-            json.dump(metadata, f, indent=2)
         # The model's weights only: a preset is an architecture and its weights,
         # so a compiled model's optimizer state (2x the weights for Adam) stays
         # out. `save_weights` has no switch for it; Keras's own saver does.
@@ -335,6 +336,10 @@ class ZooModel(keras.Model):
             assets = os.path.join(directory, PREPROCESSOR_ASSETS)
             os.makedirs(assets, exist_ok=True)
             self.preprocessor.save_assets(assets)
+        # Last: checksums of the weights and assets, checked when loading.
+        metadata["sha256"] = preset_checksums(directory)
+        with open(os.path.join(directory, METADATA_FILE), "w") as f:
+            json.dump(metadata, f, indent=2)
 
     # === Raw strings in ===
 
