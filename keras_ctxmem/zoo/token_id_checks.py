@@ -95,6 +95,11 @@ def check_model_token_ids(model, x):
     else:
         return
     limits = model.token_id_limits()
+    if isinstance(x, dict):
+        for model_input in model.inputs:
+            values = x.get(model_input.name)
+            if "float" in keras.backend.standardize_dtype(model_input.dtype):
+                check_finite(values, model_input.name)
     for model_input, values in found:
         if not _checkable(values):
             continue
@@ -105,6 +110,22 @@ def check_model_token_ids(model, x):
             len(model_input.shape),
             vocabulary_size,
             max_length,
+        )
+
+
+def check_finite(values, name):
+    """Raises a ValueError if the float array `values` holds a NaN or an
+    infinity: the model would answer garbage with a confident class."""
+    if not (isinstance(values, np.ndarray) or _checkable(values)):
+        return
+    if isinstance(values, tf.TensorSpec) or "float" not in str(values.dtype):
+        return
+    finite = np.isfinite(keras.ops.convert_to_numpy(values))
+    if not finite.all():
+        example = int(np.argwhere(~finite)[0][0])
+        raise ValueError(
+            f"`{name}` holds {int((~finite).sum())} NaN or infinite value(s), "
+            f"the first in example {example}: the model has no answer for them."
         )
 
 
@@ -199,7 +220,9 @@ def _checked_ids(model, x, limits):
     }
     if isinstance(x, dict):
         return {
-            name: _checked_id_tensor(value, name, limits) if name in inputs else value
+            name: _checked_id_tensor(value, name, limits)
+            if name in inputs
+            else _checked_finite_tensor(value, name)
             for name, value in x.items()
         }
     if len(model.inputs) == 1 and inputs and isinstance(x, tf.Tensor):
@@ -247,6 +270,20 @@ def _checked_id_tensor(ids, name, limits):
         )
     with tf.control_dependencies(checks):
         return tf.identity(ids)
+
+
+def _checked_finite_tensor(values, name):
+    if not isinstance(values, tf.Tensor) or not values.dtype.is_floating:
+        return values
+    check = tf.debugging.Assert(
+        tf.reduce_all(tf.math.is_finite(values)),
+        [
+            f"{VALUE_CHECK} `{name}` holds NaN or infinite values: the model has no "
+            "answer for them."
+        ],
+    )
+    with tf.control_dependencies([check]):
+        return tf.identity(values)
 
 
 def _checked_labels(labels, num_classes, ignore_class):
