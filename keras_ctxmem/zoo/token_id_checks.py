@@ -113,6 +113,35 @@ def check_model_token_ids(model, x):
         )
 
 
+def check_has_examples(x, entry):
+    """Raises a ValueError when `x` holds nothing to `entry` ("predict", ...):
+    None, an empty list, dict, array or dataset, or a bare string."""
+    if x is None:
+        raise ValueError(
+            f"`{entry}` received None: give token ids, a list of texts, a dict "
+            "of inputs or a `tf.data.Dataset`."
+        )
+    if isinstance(x, (str, bytes)):
+        raise ValueError(
+            f"`{entry}` received a single string: pass a list of texts, "
+            f"e.g. `{entry}([text])`."
+        )
+    if isinstance(x, tf.data.Dataset):
+        if x.cardinality() == 0:
+            raise ValueError(f"`{entry}` received an empty dataset: no examples.")
+        return
+    leaves = list(x.values()) if isinstance(x, dict) else [x]
+    for leaf in leaves or [[]]:
+        if isinstance(leaf, (list, tuple)):
+            leaf = np.asarray(leaf, dtype=object)
+        shape = getattr(leaf, "shape", None)
+        if shape is not None and None not in tuple(shape) and not np.prod(shape):
+            raise ValueError(
+                f"`{entry}` received no examples (inputs of shape "
+                f"{tuple(shape)}): give at least one."
+            )
+
+
 def check_finite(values, name):
     """Raises a ValueError if the float array `values` holds a NaN or an
     infinity: the model would answer garbage with a confident class."""

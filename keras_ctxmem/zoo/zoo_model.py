@@ -46,6 +46,7 @@ from keras_ctxmem.zoo.presets import (
 )
 from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
 from keras_ctxmem.zoo.token_id_checks import (
+    check_has_examples,
     check_model_labels,
     check_model_token_ids,
     checked_dataset,
@@ -415,6 +416,7 @@ class ZooModel(keras.Model):
         return self._checked_inputs(validation_data)
 
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
+        check_has_examples(x, "fit")
         if contains_strings(x):
             x = preprocessed_dataset(
                 x,
@@ -443,6 +445,7 @@ class ZooModel(keras.Model):
         )
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        check_has_examples(x, "evaluate")
         if contains_strings(x):
             x = preprocessed_dataset(
                 x,
@@ -460,15 +463,23 @@ class ZooModel(keras.Model):
         )
 
     def predict(self, x, batch_size=None, **kwargs):
+        check_has_examples(x, "predict")
         if contains_strings(x):
             x = preprocessed_dataset(
                 x, batch_size=batch_size, preprocess=self.preprocess_features
             )
             batch_size = None
         x = self._checked_inputs(x, labels=False)
-        return value_check_errors(
-            lambda: super(ZooModel, self).predict(x, batch_size=batch_size, **kwargs)
-        )
+        try:
+            return value_check_errors(
+                lambda: super(ZooModel, self).predict(
+                    x, batch_size=batch_size, **kwargs
+                )
+            )
+        except UnboundLocalError:  # Keras, for a dataset that yields nothing
+            raise ValueError(
+                "`predict` received a dataset that yields no batch: no examples."
+            ) from None
 
     # === Training ===
 

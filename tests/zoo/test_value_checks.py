@@ -121,3 +121,30 @@ def test_checked_dataset_keeps_structure_and_values(xla_model):
         assert checked.element_spec == data.element_spec
         for a, b in zip(checked, data, strict=True):
             tf.nest.map_structure(np.testing.assert_array_equal, a, b)
+
+
+EMPTY_INPUTS = [
+    (None, "received None"),
+    ([], "no examples"),
+    ((), "no examples"),
+    ({}, "no examples"),
+    ([[]], "no examples"),
+    (np.zeros((0, 4), "int32"), r"no examples \(inputs of shape \(0, 4\)\)"),
+    ({"token_ids": np.zeros((0, 4), "int32")}, "no examples"),
+    ("a single text", "a single string: pass a list"),
+    (tf.data.Dataset.from_tensor_slices(IDS[:0]).batch(2), "empty dataset"),
+    (
+        tf.data.Dataset.from_tensor_slices(IDS).filter(lambda x: False).batch(2),
+        "yields no batch",
+    ),
+]
+
+
+@pytest.mark.parametrize("x, message", EMPTY_INPUTS)
+def test_empty_or_missing_inputs_get_a_clear_error(xla_model, x, message):
+    with pytest.raises(ValueError, match=message):
+        xla_model.predict(x, verbose=0)
+    if "yields no batch" not in message:
+        for entry in ("fit", "evaluate"):
+            with pytest.raises(ValueError, match=message.replace("predict", entry)):
+                getattr(xla_model, entry)(x, verbose=0)
