@@ -78,7 +78,8 @@ def command_train(args):
         )
     keras.utils.set_random_seed(args.seed)
     data = _file_data(args) if args.data else _task_data(args, family)
-    print(f"Training {args.preset} on {data['description']}")
+    resumed = _resume_or_start(args)
+    print(f"Training {args.preset} on {data['description']}{resumed}")
     model_cls = getattr(zoo, FAMILY_CLASSES[family])
     learning_rate = args.learning_rate or data["learning_rate"]
     steps = args.epochs * -(-len(data["y_train"]) // args.batch_size)
@@ -98,8 +99,9 @@ def command_train(args):
         jit_compile=_jit_compile(args),
         validation_data=(data["x_val"], data["y_val"]),
         verbose=1 if sys.stdout.isatty() else 2,  # progress bars in a terminal
+        history_file=os.path.join(args.out, "history.json"),
     )
-    seconds = time.time() - started
+    seconds = getattr(history, "train_seconds", time.time() - started)
     if not is_chief(strategy):
         print(f"Trained in {seconds:.0f} s; the chief worker writes {args.out}")
         return
@@ -128,6 +130,20 @@ def command_train(args):
         f"({model.count_params():,} parameters, {seconds:.0f} s training)."
     )
     print(f"Preset written to {os.path.join(args.out, 'preset')}")
+
+
+def _resume_or_start(args):
+    """Checks a run left in --out is this one (`keras_ctxmem.runs`)."""
+    from keras_ctxmem.runs import resume_or_start, run_fingerprint
+
+    fingerprint = run_fingerprint(
+        {k: v for k, v in vars(args).items() if k != "out"}, [args.data]
+    )
+    try:
+        done = resume_or_start(args.out, fingerprint, os.path.join(args.out, "backup"))
+    except ValueError as error:
+        raise CommandError(str(error)) from None
+    return f" (resuming from epoch {done + 1})" if done else ""
 
 
 def _jit_compile(args):

@@ -8,6 +8,9 @@ inside the graph, so a request carries raw text:
   `[None, H, W, C]`) for the multimodal model; outputs `probabilities`,
   `class_id` and `label` (class names when the model has `label_names`). Token
   classifiers give them per token, with the word pieces in `tokens`.
+  An input with no answer (a NaN or infinite pixel, or any input whose
+  probabilities come out NaN) gets `class_id` -1, `label` `INVALID_LABEL`
+  (`"<invalid input>"`) and NaN probabilities, never a confident class.
 - `attention` (models with attention weights): `attention_weights`, `token_ids`.
 - `assets.extra/tf_serving_warmup_requests`: requests TF Serving runs before it
   takes traffic.
@@ -28,6 +31,8 @@ import tensorflow as tf
 
 WARMUP_FILE = os.path.join("assets.extra", "tf_serving_warmup_requests")
 DEFAULT_WARMUP_TEXTS = ("", "a short example sentence")
+# The label of an example the model has no answer for (NaN or infinite input).
+INVALID_LABEL = "<invalid input>"
 
 
 def export_saved_model(model, base_dir, version=None, warmup_texts=None):
@@ -121,11 +126,18 @@ def _serving_function(model, image_shape):
         inputs, token_ids = _model_inputs(model, text, image)
         logits = tf.cast(model(inputs, training=False), tf.float32)
         probabilities = tf.nn.softmax(logits, axis=-1)
+        valid = tf.reduce_all(tf.math.is_finite(probabilities), axis=-1)
+        if image is not None:
+            finite = tf.reduce_all(tf.math.is_finite(image), axis=[1, 2, 3])
+            valid &= finite[:, None] if per_token else finite
         class_id = tf.argmax(probabilities, axis=-1, output_type=tf.int32)
+        class_id = tf.where(valid, class_id, -1)
         outputs = {
-            "probabilities": probabilities,
+            "probabilities": tf.where(valid[..., None], probabilities, np.nan),
             "class_id": class_id,
-            "label": tf.gather(labels, class_id),
+            "label": tf.where(
+                valid, tf.gather(labels, tf.maximum(class_id, 0)), INVALID_LABEL
+            ),
         }
         if per_token:
             outputs["tokens"] = tf.gather(vocabulary, token_ids)

@@ -4,7 +4,8 @@ A preset may come from anywhere (a download, a shared drive), so it may only
 make us read regular files inside its own directory: no symbolic link leading
 out of it, no FIFO or device (`/dev/zero` never ends), no file path in its
 configuration, no HDF5 link or storage in another file. Errors name the file
-and the rule, never what the file holds.
+and the rule, never what the file holds. `metadata.json` holds a SHA-256 of
+each weights and asset file (`"sha256"`), checked before they are read.
 
 Example:
 ```python
@@ -15,16 +16,24 @@ check_preset_directory("/tmp/lstm_preset")  # raises ValueError if unsafe
 ```
 """
 
+import hashlib
 import json
 import os
 import re
 import stat
+import warnings
 
 import h5py
 
 MAX_JSON_BYTES = 16 * 1024 * 1024
 # Configuration fields that Keras / keras-hub layers read as file paths.
 PATH_FIELDS = ("vocabulary", "merges", "proto", "spm_proto", "filepath")
+
+
+METADATA_FILE = "metadata.json"
+# Files a configuration loader reads and checks itself: not checksummed, so
+# that a config or a description can be edited by hand.
+UNCHECKSUMMED = ("config.json", METADATA_FILE)
 
 
 class UnsafePresetError(ValueError):
@@ -154,3 +163,85 @@ def _strings(value, key_path):
 
 def _parts(path):
     return re.split(r"[\\/]", path)
+
+
+def file_sha256(path):
+    """The SHA-256 of a file, as hexadecimal, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(2**20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def preset_checksums(directory):
+    """`{relative path: SHA-256}` of the weights and asset files of a preset."""
+    root = os.path.realpath(directory)
+    checksums = {}
+    for parent, folders, files in os.walk(root):
+        folders.sort()
+        for name in sorted(files):
+            relative = os.path.relpath(os.path.join(parent, name), root)
+            if relative not in UNCHECKSUMMED:
+                path = preset_file(root, relative)
+                checksums[relative.replace(os.sep, "/")] = file_sha256(path)
+    return checksums
+
+
+def write_checksums(directory):
+    """Adds `"sha256"` (see `preset_checksums`) to a preset's `metadata.json`,
+    for a preset saved before checksums existed.
+
+    Example:
+    ```python
+    from keras_ctxmem.zoo import LSTMClassifier
+    from keras_ctxmem.preset_files import write_checksums
+    LSTMClassifier.from_preset("lstm_tiny").save_to_preset("/tmp/lstm_preset")
+    write_checksums("/tmp/lstm_preset")
+    ```
+    """
+    path = os.path.join(directory, METADATA_FILE)
+    has_metadata = os.path.exists(path)
+    metadata = read_preset_json(directory, METADATA_FILE) if has_metadata else {}
+    metadata["sha256"] = preset_checksums(directory)
+    with open(path, "w") as f:
+        json.dump(metadata, f, indent=2)
+        f.write("\n")
+
+
+def verify_checksums(directory, skip=()):
+    """Raises unless each file listed in `metadata.json`'s `"sha256"` matches.
+
+    A preset without checksums (saved before they existed) loads, with a
+    warning. `skip`: relative paths not to check (weights that are not loaded).
+    """
+    has_metadata = os.path.exists(preset_file(directory, METADATA_FILE))
+    metadata = read_preset_json(directory, METADATA_FILE) if has_metadata else {}
+    checksums = metadata.get("sha256")
+    if checksums is None:
+        warnings.warn(
+            f"The preset {directory} has no checksums in {METADATA_FILE}: its "
+            "files are not verified. `keras_ctxmem.preset_files."
+            "write_checksums` adds them to a preset you trust.",
+            stacklevel=4,
+        )
+        return
+    shown = os.path.join(directory, METADATA_FILE)
+    if not isinstance(checksums, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in checksums.items()
+    ):
+        raise ValueError(f"{shown}: `sha256` must map file names to hex digests.")
+    for relative, expected in checksums.items():
+        if relative in skip:
+            continue
+        path = preset_file(directory, relative)
+        if not os.path.isfile(path):
+            raise ValueError(
+                f"{os.path.join(directory, relative)} is listed in {shown} but missing."
+            )
+        if file_sha256(path) != expected.lower():
+            raise ValueError(
+                f"{os.path.join(directory, relative)} does not match its SHA-256 "
+                f"in {shown}: the file is corrupt or was changed after saving. "
+                "Refusing to load it."
+            )

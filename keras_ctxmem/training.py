@@ -25,6 +25,7 @@ import keras
 import tensorflow as tf
 
 from keras_ctxmem.distributed import fit_multi_worker, read_tf_config
+from keras_ctxmem.runs import EpochHistory, read_history
 
 PRECISION_POLICIES = ("float32", "mixed_float16", "mixed_bfloat16", "bfloat16")
 
@@ -189,6 +190,7 @@ def train(
     optimizer="auto",
     jit_compile="auto",
     callbacks=(),
+    history_file=None,
     **fit_kwargs,
 ):
     """Builds and compiles a model inside a strategy, then fits it.
@@ -207,6 +209,11 @@ def train(
         backup_dir: where `BackupAndRestore` keeps the state of the run; a run
             restarted with the same directory resumes from its last epoch.
         optimizer: `"auto"` is AdamW with warm-up and cosine decay over the run.
+        history_file: a JSON file keeping every epoch's logs and time
+            (`keras_ctxmem.runs.EpochHistory`): the returned history then holds
+            the epochs before a resume too, and `history.train_seconds` their
+            summed time. See `keras_ctxmem.runs.resume_or_start`, which checks
+            that a resumed run is the same run.
 
     Returns:
         `(model, history)`. Under `MultiWorkerMirroredStrategy` the model is a
@@ -245,6 +252,8 @@ def train(
         return trained, history
     if isinstance(x, tf.data.Dataset):
         batch_size = None
+    if history_file is not None:
+        callbacks = [*callbacks, EpochHistory(history_file)]
     history = model.fit(
         x,
         y,
@@ -253,6 +262,8 @@ def train(
         callbacks=[*default_callbacks(log_dir, backup_dir), *callbacks],
         **fit_kwargs,
     )
+    if history_file is not None:
+        history.history, history.train_seconds = read_history(history_file)
     return model, history
 
 

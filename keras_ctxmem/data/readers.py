@@ -16,7 +16,9 @@
   `keras.datasets.imdb` (a download) when no folder is given.
 
 A malformed file raises `DataFormatError`, whose message names the file and the
-1-based line (or entry) at fault.
+1-based line (or entry) at fault; so does a byte that is not valid UTF-8 (or the
+`encoding=` given). A UTF-8 byte-order mark is dropped. A field may hold up to
+`MAX_FIELD_BYTES` characters (a long review is legitimate).
 
 Example:
 ```python
@@ -34,6 +36,8 @@ batches = data.dataset.shuffle(1000).batch(32)
 ```
 """
 
+import codecs
+import contextlib
 import csv
 import dataclasses
 import glob
@@ -41,6 +45,7 @@ import itertools
 import json
 import os
 import re
+import warnings
 
 import numpy as np
 import tensorflow as tf
@@ -50,7 +55,10 @@ AG_NEWS_LABEL_NAMES = ("World", "Sports", "Business", "Sci/Tech")
 AG_NEWS_LABEL_MAP = {str(i + 1): name for i, name in enumerate(AG_NEWS_LABEL_NAMES)}
 TEXT_COLUMN_NAMES = ("text", "sentence", "review", "document", "content")
 LABEL_COLUMN_NAMES = ("label", "labels", "class", "category", "target")
+HEADER_WORDS = frozenset(TEXT_COLUMN_NAMES + LABEL_COLUMN_NAMES)
 _INTEGER = re.compile(r"-?\d+")
+# The longest field a CSV/TSV reader takes (Python's csv module stops at 128 KiB).
+MAX_FIELD_BYTES = 64 * 2**20
 
 
 class DataFormatError(ValueError):
@@ -63,6 +71,52 @@ class DataFormatError(ValueError):
         super().__init__(f"{path}, {unit} {line}: {message}")
         self.path = path
         self.line = line
+
+
+# --------------------------------------------------------------------------
+# Files
+
+
+@contextlib.contextmanager
+def _open_text(path, encoding="utf-8", newline=None):
+    """`path` opened as text, UTF-8 byte-order mark dropped; a byte that is not
+    `encoding` raises `DataFormatError` naming the line (not its content)."""
+    if codecs.lookup(encoding).name == "utf-8":
+        encoding = "utf-8-sig"
+    try:
+        with open(path, encoding=encoding, newline=newline) as f:
+            yield f
+    except UnicodeDecodeError as error:
+        line, column = _undecodable_line(path, encoding)
+        raise DataFormatError(
+            path,
+            line,
+            f"not valid {encoding.removesuffix('-sig')} text ({error.reason} "
+            f"at character {column}); give the file's encoding with `encoding=`, "
+            "e.g. encoding='latin-1'",
+        ) from None
+
+
+def _undecodable_line(path, encoding):
+    """The 1-based line and column of the first byte `encoding` cannot read."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    with open(path, "rb") as f:
+        for number, line in enumerate(f, start=1):
+            try:
+                decoder.decode(line)
+            except UnicodeDecodeError as error:
+                return number, error.start + 1
+    return "?", "?"
+
+
+@contextlib.contextmanager
+def _csv_fields_up_to(limit=MAX_FIELD_BYTES):
+    """Lets the csv module read fields of up to `limit` characters."""
+    previous = csv.field_size_limit(limit)
+    try:
+        yield
+    finally:
+        csv.field_size_limit(previous)
 
 
 # --------------------------------------------------------------------------
@@ -136,9 +190,9 @@ def _detect_delimiter(path, first_line):
     return "\t" if "\t" in first_line else ","
 
 
-def _read_rows(path, delimiter):
+def _read_rows(path, delimiter, encoding="utf-8"):
     """Non-blank csv rows with the 1-based line each starts on."""
-    with open(path, newline="", encoding="utf-8") as f:
+    with _open_text(path, encoding, newline="") as f, _csv_fields_up_to():
         first_line = f.readline()
         f.seek(0)
         delimiter = delimiter or _detect_delimiter(path, first_line)
@@ -152,7 +206,7 @@ def _read_rows(path, delimiter):
                     lines.append(next_line)
                 next_line = reader.line_num + 1
         except csv.Error as error:
-            raise DataFormatError(path, next_line, str(error)) from error
+            raise DataFormatError(path, next_line, str(error)) from None
     if not rows:
         raise DataFormatError(path, 1, "the file holds no rows")
     return rows, lines
@@ -183,19 +237,30 @@ def _guess_label_index(rows, num_columns):
     return min(range(num_columns), key=score)
 
 
-def _looks_like_header(first, rest, label_index, label_names):
-    """Whether the first row's label cell is invalid where later ones are valid."""
-    if not rest or label_index >= len(first):
+def _looks_like_header(first, rest, label_index, label_names, path):
+    """Whether the first row is a header: its label cell is a column name
+    (`HEADER_WORDS`, e.g. `label`), or not a valid label where the later
+    rows' are (given `label_names`, or integer labels). A first label that
+    occurs only once is data, never a header: a warning says so."""
+    if label_index >= len(first):
         return False
     cell = first[label_index].strip()
-    later = [row[label_index].strip() for row in rest if len(row) > label_index]
     if label_names is not None:
         return cell not in [str(name) for name in label_names] and not (
             _INTEGER.fullmatch(cell)
         )
-    if all(_INTEGER.fullmatch(value) for value in later):
+    if cell.lower() in HEADER_WORDS:
+        return True
+    later = [row[label_index].strip() for row in rest if len(row) > label_index]
+    if later and all(_INTEGER.fullmatch(value) for value in later):
         return not _INTEGER.fullmatch(cell)
-    return cell not in set(later)
+    if later and cell not in later:
+        warnings.warn(
+            f"{path}: the first row's label occurs only once; it is read as "
+            "data. Pass `header=True` if that row is a header.",
+            stacklevel=3,
+        )
+    return False
 
 
 def read_text_classification(
@@ -206,6 +271,7 @@ def read_text_classification(
     header="auto",
     label_names=None,
     label_map=None,
+    encoding="utf-8",
 ):
     """Reads a TSV or CSV file of texts and labels.
 
@@ -222,9 +288,12 @@ def read_text_classification(
         label_column: an index or a header name. By default, a header column
             named like `label`, else the column with the fewest distinct values.
         delimiter: the field separator; detected when `None`.
-        header: `True`, `False` or `"auto"`: the first row is a header when its
-            label cell is not a valid label while the later rows' are (for
-            integer labels: not an integer), or when a column is given by name.
+        header: `True`, `False` or `"auto"`: the first row is a header when a
+            column is given by name, or when its label cell is a column name
+            (`label`, `class`, `category`, `target`, `text`, `sentence`, ...;
+            see `HEADER_WORDS`), or is not a valid label while the later rows'
+            are (`label_names` given, or integer labels). A file holding only
+            a header is an error.
         label_names: fixes the classes and their order; a label is one of these
             names or an index into them, anything else is an error. By default,
             integer labels are kept as ids (names `"0"`, `"1"`, ... up to the
@@ -232,13 +301,15 @@ def read_text_classification(
         label_map: a dict from the file's label cells to label names (AG News:
             `{"1": "World", ...}`), applied before `label_names`; a cell it
             does not map is an error.
+        encoding: the file's text encoding (a UTF-8 byte-order mark is
+            dropped); a byte it cannot read raises `DataFormatError`.
 
     Returns:
         `TextClassificationData`; the dataset yields `(text, label)`, a tf.string
         scalar (cells stripped of surrounding spaces) and an int32 scalar, in
         file order.
     """
-    rows, lines = _read_rows(path, delimiter)
+    rows, lines = _read_rows(path, delimiter, encoding)
     num_columns = len(rows[0])
     by_name = isinstance(label_column, str) or any(
         isinstance(column, str)
@@ -252,7 +323,9 @@ def read_text_classification(
                 label_index = _guess_label_index(rows[1:] or rows, num_columns)
             else:
                 label_index = _column_index(label_column, None, num_columns, path)
-            header = _looks_like_header(rows[0], rows[1:], label_index, label_names)
+            header = _looks_like_header(
+                rows[0], rows[1:], label_index, label_names, path
+            )
     names = [name.strip() for name in rows[0]] if header else None
     if header:
         rows, lines = rows[1:], lines[1:]
@@ -368,9 +441,9 @@ def read_ag_news_csv(
 def looks_like_ag_news_csv(path):
     """Whether the file's first rows are `"1".."4", title, description`."""
     try:
-        with open(path, newline="", encoding="utf-8") as f:
+        with _open_text(path, newline="") as f, _csv_fields_up_to():
             rows = [row for row in itertools.islice(csv.reader(f), 20) if row]
-    except (OSError, UnicodeDecodeError, csv.Error):
+    except (OSError, DataFormatError, csv.Error):
         return False
     return bool(rows) and all(
         len(row) == 3 and row[0].strip() in AG_NEWS_LABEL_MAP for row in rows
@@ -464,7 +537,7 @@ def _read_conll_sentences(path, tag_column):
     sentences, tags, first_lines = [], [], []
     words, sentence_tags, start = [], [], None
     num_fields = None
-    with open(path, encoding="utf-8") as f:
+    with _open_text(path) as f:
         for line_number, line in enumerate(f, start=1):
             fields = line.split()
             if fields and fields[0] == "-DOCSTART-":
@@ -778,7 +851,7 @@ def _babi_files(path_or_paths, split, task_ids):
 def _read_babi_file(path, task_id, max_memories, data):
     statements = []  # the current story's statements so far
     num_before = len(data.questions)
-    with open(path, encoding="utf-8") as f:
+    with _open_text(path) as f:
         for line_number, line in enumerate(f, start=1):
             line = line.rstrip("\r\n")
             if not line.strip():
@@ -857,7 +930,7 @@ class ImageTextData:
 def _listing_entries(listing_path):
     """`(entry, location)` pairs: JSON objects by entry number, CSV rows by line."""
     if listing_path.lower().endswith(".json"):
-        with open(listing_path, encoding="utf-8") as f:
+        with _open_text(listing_path) as f:
             try:
                 entries = json.load(f)
             except json.JSONDecodeError as error:
@@ -879,16 +952,56 @@ def _listing_entries(listing_path):
     return entries, "line"
 
 
+def _image_path(image_root, image, listing_path, location, unit):
+    """The file `image` names under `image_root`, refused if it leads out."""
+    root = os.path.realpath(image_root)
+    path = os.path.realpath(os.path.join(root, image))
+    if os.path.commonpath([root, path]) != root:
+        raise DataFormatError(
+            listing_path,
+            location,
+            f"image {image!r} leads outside the image root {image_root}: images "
+            "must be files inside it (pass `image_root=` to widen it)",
+            unit,
+        )
+    if not os.path.isfile(path):
+        raise FileNotFoundError(
+            f"{listing_path}, {unit} {location}: no image file {path}"
+        )
+    return path
+
+
+def _check_image(path, listing_path, location, unit):
+    try:
+        tf.io.decode_image(tf.io.read_file(path), channels=3, expand_animations=False)
+    except (tf.errors.InvalidArgumentError, tf.errors.UnknownError) as error:
+        raise DataFormatError(
+            listing_path,
+            location,
+            f"the image {path} cannot be decoded as PNG, JPEG, GIF or BMP "
+            f"({type(error).__name__})",
+            unit,
+        ) from None
+
+
 def read_image_text_pairs(
-    listing_path, image_size=(64, 64), image_root=None, label_names=None
+    listing_path,
+    image_size=(64, 64),
+    image_root=None,
+    label_names=None,
+    check_images=True,
 ):
     """Reads a listing of images with a text and a label each.
 
     The listing is a JSON list of objects or a CSV file with a header. Each
     entry has `text` (or `sentence`), `image` and `label` (a name or an
     integer; see `read_text_classification`'s `label_names`). `image` is a path
-    relative to `image_root` (default: the listing's folder); for a JSON list
-    of paths, the first one is used. Every image file is checked up front.
+    relative to `image_root` (default: the listing's folder), and must lead to
+    a file inside it (no `../`, no absolute path or symbolic link leading out);
+    for a JSON list of paths, the first one is used. Every image file is
+    checked up front: it must exist and, with `check_images` (the default),
+    decode, so that a corrupt image is reported with its entry here rather
+    than mid-epoch.
 
     Images (PNG, JPEG, GIF first frame, BMP) are decoded to 3 channels and
     resized (bilinear) in the pipeline, as float32 in [0, 1].
@@ -914,11 +1027,9 @@ def read_image_text_pairs(
         ):
             if value is None or value == "":
                 raise DataFormatError(listing_path, location, f"no {field!r}", unit)
-        image_path = os.path.join(image_root, str(image))
-        if not os.path.isfile(image_path):
-            raise FileNotFoundError(
-                f"{listing_path}, {unit} {location}: no image file {image_path}"
-            )
+        image_path = _image_path(image_root, str(image), listing_path, location, unit)
+        if check_images:
+            _check_image(image_path, listing_path, location, unit)
         texts.append(str(text))
         paths.append(image_path)
         labels.append(str(entry["label"]))
@@ -953,7 +1064,7 @@ def _read_acl_imdb_split(folder):
             raise FileNotFoundError(f"no folder {subfolder} (an aclImdb/ layout)")
         for file_name in sorted(os.listdir(subfolder)):
             if file_name.endswith(".txt"):
-                with open(os.path.join(subfolder, file_name), encoding="utf-8") as f:
+                with _open_text(os.path.join(subfolder, file_name)) as f:
                     texts.append(f.read().strip())
                 labels.append(label)
     if not texts:

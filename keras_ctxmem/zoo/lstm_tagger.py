@@ -180,6 +180,12 @@ class LSTMTagger(ZooModel):
     def default_metrics(self):
         return [TokenAccuracy(name="accuracy")]
 
+    def label_limits(self):
+        """Tag ids, -1 at padding, also under the CRF loss."""
+        if isinstance(getattr(self, "loss", None), CRFLoss):
+            return self.num_tags, -1
+        return super().label_limits()
+
     def decode(self, emissions, padding_mask):
         """Tag ids `(batch, words)` from the model's output: Viterbi with the
         CRF, else the best tag per word; 0 at padding."""

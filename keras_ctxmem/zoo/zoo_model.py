@@ -13,18 +13,18 @@ Subclasses build a functional graph in `__init__` (keras-hub style) and set
   right loss and metrics) and the fastest measured executor for the device
   (`jit_compile="auto"`: XLA on a GPU or TPU and on JAX, TensorFlow's graph
   executor on a CPU; see `keras_ctxmem.training.resolve_jit_compile`);
-- token ids checked on the way in (`token_id_limits`, `token_id_checks`), and
+- token ids and labels checked on the way in, values included, datasets too
+  (`token_id_limits`, `label_limits`, `token_id_checks`), and
   dropout masks drawn with Philox, which XLA compiles well (`PhiloxDropout`).
 """
 
 import datetime
 import json
 import os
-import shutil
-import tempfile
 
 import keras
 import numpy as np
+import tensorflow as tf
 from keras.src.saving import saving_lib
 
 from keras_ctxmem import __version__
@@ -33,8 +33,10 @@ from keras_ctxmem.preset_files import (
     check_config_paths,
     check_preset_directory,
     check_weights_file,
+    preset_checksums,
     preset_file,
     read_preset_json,
+    verify_checksums,
 )
 from keras_ctxmem.registry import (
     get_preset,
@@ -44,8 +46,15 @@ from keras_ctxmem.registry import (
     trained_presets,
 )
 from keras_ctxmem.training import default_optimizer, resolve_jit_compile
+from keras_ctxmem.zoo import preset_writes
 from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
-from keras_ctxmem.zoo.token_id_checks import check_model_token_ids
+from keras_ctxmem.zoo.token_id_checks import (
+    check_has_examples,
+    check_model_labels,
+    check_model_token_ids,
+    checked_dataset,
+    value_check_errors,
+)
 
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
@@ -66,16 +75,21 @@ def load_preset(name_or_directory, load_weights=True, **overrides):
     model = load_preset("runs/quickstart/preset")
     ```
     """
+    preset_writes.remove_leftovers(name_or_directory)
     directory = preset_directory(name_or_directory)
-    serialized = _read_config(directory)
-    registered_name = serialized["registered_name"]
-    cls = _saved_class(serialized)
-    if cls is None or not issubclass(cls, ZooModel):
-        raise ValueError(
-            f"The preset in '{directory}' holds '{registered_name}', which is not "
-            "a keras_ctxmem model."
-        )
-    return cls.from_preset(directory, load_weights=load_weights, **overrides)
+
+    def load():
+        serialized = _read_config(directory)
+        cls = _saved_class(serialized)
+        if cls is None or not issubclass(cls, ZooModel):
+            raise ValueError(
+                f"The preset in '{directory}' holds "
+                f"'{serialized['registered_name']}', which is not a keras_ctxmem "
+                "model."
+            )
+        return cls.from_preset(directory, load_weights=load_weights, **overrides)
+
+    return preset_writes.read_consistently(directory, load)
 
 
 def load_preset_preprocessor(directory):
@@ -227,6 +241,7 @@ class ZooModel(keras.Model):
         preprocessor = overrides.get("preprocessor")
         if preprocessor is not None and "vocabulary_size" not in overrides:
             overrides["vocabulary_size"] = preprocessor.vocabulary_size
+        preset_writes.remove_leftovers(preset)  # and puts back one a crash hid
         directory = preset if os.path.isdir(preset) else trained_presets().get(preset)
         if directory is not None:
             return cls._from_preset_directory(directory, load_weights, overrides)
@@ -240,6 +255,14 @@ class ZooModel(keras.Model):
 
     @classmethod
     def _from_preset_directory(cls, directory, load_weights, overrides):
+        return preset_writes.read_consistently(
+            directory,
+            lambda: cls._read_preset_directory(directory, load_weights, overrides),
+        )
+
+    @classmethod
+    def _read_preset_directory(cls, directory, load_weights, overrides):
+        overrides = dict(overrides)
         config_path = os.path.join(directory, CONFIG_FILE)
         serialized = _read_config(directory)
         saved_cls = _saved_class(serialized)
@@ -247,6 +270,7 @@ class ZooModel(keras.Model):
             return cls._from_other_preset_class(
                 directory, saved_cls, serialized, load_weights, overrides
             )
+        verify_checksums(directory, skip=() if load_weights else (WEIGHTS_FILE,))
         serialized["config"].update(overrides)
         model = _deserialize_safely(serialized, config_path)
         if model.preprocessor is not None and "preprocessor" not in overrides:
@@ -279,23 +303,17 @@ class ZooModel(keras.Model):
         ```
         """
         directory = os.path.abspath(directory)
-        parent = os.path.dirname(directory)
-        os.makedirs(parent, exist_ok=True)
-        # Written aside, then swapped in: a crash never leaves a half-written preset.
-        staging = tempfile.mkdtemp(
-            prefix=f".{os.path.basename(directory)}.", dir=parent
-        )
+        os.makedirs(os.path.dirname(directory), exist_ok=True)
+        # Written aside, then swapped in at once (`preset_writes`): a reader or
+        # a crash never finds a half-written preset, or none.
+        staging = preset_writes.make_staging_directory(directory)
         try:
             self._write_preset(staging)
-            if os.path.exists(directory):
-                retired = tempfile.mkdtemp(prefix=".retired.", dir=parent)
-                os.replace(directory, os.path.join(retired, "preset"))
-                os.replace(staging, directory)
-                shutil.rmtree(retired)
-            else:
-                os.replace(staging, directory)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
+            preset_writes.replace_directory(staging, directory)
+        except BaseException:
+            if os.path.lexists(staging):
+                preset_writes.discard(staging)
+            raise
 
     def _write_preset(self, directory):
         serialized = keras.saving.serialize_keras_object(self)
@@ -309,8 +327,6 @@ class ZooModel(keras.Model):
             "parameter_count": self.count_params(),
             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
         }
-        with open(os.path.join(directory, METADATA_FILE), "w") as f:
-            json.dump(metadata, f, indent=2)
         # The model's weights only: a preset is an architecture and its weights,
         # so a compiled model's optimizer state (2x the weights for Adam) stays
         # out. `save_weights` has no switch for it; Keras's own saver does.
@@ -324,6 +340,10 @@ class ZooModel(keras.Model):
             assets = os.path.join(directory, PREPROCESSOR_ASSETS)
             os.makedirs(assets, exist_ok=True)
             self.preprocessor.save_assets(assets)
+        # Last: checksums of the weights and assets, checked when loading.
+        metadata["sha256"] = preset_checksums(directory)
+        with open(os.path.join(directory, METADATA_FILE), "w") as f:
+            json.dump(metadata, f, indent=2)
 
     # === Raw strings in ===
 
@@ -363,7 +383,43 @@ class ZooModel(keras.Model):
             check_model_token_ids(self, inputs)
         return super().__call__(*args, **kwargs)
 
+    def label_limits(self):
+        """`(num_classes, ignore_class)` for the labels `fit` and `evaluate` take,
+        or None when they are not checked.
+
+        A label must be an integer in `[0, num_classes)` or `ignore_class`
+        (None: no such value). Checked for a single-output model compiled with a
+        sparse categorical cross-entropy, where a bad label makes the loss NaN.
+        """
+        loss = getattr(self, "loss", None)
+        if loss == "sparse_categorical_crossentropy":
+            ignore_class = None
+        elif isinstance(loss, keras.losses.SparseCategoricalCrossentropy):
+            ignore_class = loss.get_config().get("ignore_class")
+        else:
+            return None
+        if len(self.outputs) != 1:
+            return None
+        return self.outputs[0].shape[-1], ignore_class
+
+    def _checked_inputs(self, x, y=None, labels=True):
+        """`x` checked (a dataset: as it is read), and array labels `y`."""
+        check_model_token_ids(self, x)
+        if isinstance(x, tf.data.Dataset):
+            return checked_dataset(self, x, labels=labels)
+        if labels and y is not None:
+            check_model_labels(self, y)
+        return x
+
+    def _checked_validation_data(self, validation_data):
+        if isinstance(validation_data, tuple):
+            x, y, _ = keras.utils.unpack_x_y_sample_weight(validation_data)
+            self._checked_inputs(x, y)
+            return validation_data
+        return self._checked_inputs(validation_data)
+
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
+        check_has_examples(x, "fit")
         if contains_strings(x):
             x = preprocessed_dataset(
                 x,
@@ -375,8 +431,7 @@ class ZooModel(keras.Model):
             )
             y = batch_size = None
             kwargs["shuffle"] = False  # The dataset shuffles itself.
-        else:
-            check_model_token_ids(self, x)
+        x = self._checked_inputs(x, y)
         if validation_data is not None:
             is_tuple = isinstance(validation_data, tuple)
             if contains_strings(validation_data[0] if is_tuple else validation_data):
@@ -385,11 +440,15 @@ class ZooModel(keras.Model):
                     batch_size=batch_size,
                     preprocess=self.preprocess_features,
                 )
-        return super().fit(
-            x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
+            validation_data = self._checked_validation_data(validation_data)
+        return value_check_errors(
+            lambda: super(ZooModel, self).fit(
+                x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
+            )
         )
 
     def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        check_has_examples(x, "evaluate")
         if contains_strings(x):
             x = preprocessed_dataset(
                 x,
@@ -399,19 +458,31 @@ class ZooModel(keras.Model):
                 preprocess=self.preprocess_features,
             )
             y = batch_size = None
-        else:
-            check_model_token_ids(self, x)
-        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+        x = self._checked_inputs(x, y)
+        return value_check_errors(
+            lambda: super(ZooModel, self).evaluate(
+                x, y, batch_size=batch_size, **kwargs
+            )
+        )
 
     def predict(self, x, batch_size=None, **kwargs):
+        check_has_examples(x, "predict")
         if contains_strings(x):
             x = preprocessed_dataset(
                 x, batch_size=batch_size, preprocess=self.preprocess_features
             )
             batch_size = None
-        else:
-            check_model_token_ids(self, x)
-        return super().predict(x, batch_size=batch_size, **kwargs)
+        x = self._checked_inputs(x, labels=False)
+        try:
+            return value_check_errors(
+                lambda: super(ZooModel, self).predict(
+                    x, batch_size=batch_size, **kwargs
+                )
+            )
+        except UnboundLocalError:  # Keras, for a dataset that yields nothing
+            raise ValueError(
+                "`predict` received a dataset that yields no batch: no examples."
+            ) from None
 
     def predict_on_batch(self, x):
         """`predict` of one batch without `predict`'s per-call set-up (data
