@@ -1,6 +1,7 @@
 """The model zoo: `from keras_ctxmem.zoo import TransformerClassifier`."""
 
 from keras_ctxmem.zoo.attentive_lstm import AttentiveLSTMClassifier
+from keras_ctxmem.zoo.keras_hub_memory import KerasHubMemoryTransformer
 from keras_ctxmem.zoo.lstm import LSTMClassifier
 from keras_ctxmem.zoo.lstm_tagger import LSTMTagger
 from keras_ctxmem.zoo.masked_lm import TransformerMaskedLM
