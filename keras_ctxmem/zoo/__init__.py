@@ -9,6 +9,7 @@ from keras_ctxmem.zoo.memory_network import LinearStart, MemoryNetwork
 from keras_ctxmem.zoo.memory_transformer import MemoryTransformer
 from keras_ctxmem.zoo.multimodal import MultimodalFusionClassifier
 from keras_ctxmem.zoo.presets import list_presets, preset_info
+from keras_ctxmem.zoo.registry import create_model, list_models, model_builder
 from keras_ctxmem.zoo.seq2seq import Seq2Seq
 from keras_ctxmem.zoo.transformer import (
     TokenAccuracy,

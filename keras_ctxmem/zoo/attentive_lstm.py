@@ -127,6 +127,7 @@ for _size, _embedding, _hidden, _layers in (
     register_preset(
         f"attentive_lstm_{_size}",
         family="attentive_lstm",
+        builder=AttentiveLSTMClassifier,
         description=(
             f"Embedding {_embedding} + {_layers} BiLSTM layer(s) of {_hidden} units "
             "+ additive attention pooling."

@@ -151,6 +151,7 @@ for _size, _embedding, _hidden, _layers in (
     register_preset(
         f"lstm_{_size}",
         family="lstm",
+        builder=LSTMClassifier,
         description=(
             f"Embedding {_embedding} + {_layers} BiLSTM layer(s) of {_hidden} units."
         ),

@@ -226,6 +226,7 @@ for _size, _embedding, _chars, _hidden in (
     register_preset(
         f"lstm_tagger_{_size}",
         family="lstm_tagger",
+        builder=LSTMTagger,
         description=(
             f"Word ({_embedding}) + case + char-CNN ({_chars}) features, BiLSTM of "
             f"{_hidden} units per direction, CRF: a from-scratch NER tagger."

@@ -569,6 +569,7 @@ for _size, _embedding in (("tiny", 20), ("small", 50), ("base", 100)):
     register_preset(
         f"memory_network_{_size}",
         family="memory_network",
+        builder=MemoryNetwork,
         description=(
             f"End-to-end memory network (MemN2N): embedding {_embedding}, 3 hops, "
             "50 memories, position and temporal encoding, adjacent weight tying."

@@ -23,10 +23,8 @@ token.
 Example:
 ```python
 import numpy as np
-from keras_ctxmem.zoo import MemoryTransformer
-model = MemoryTransformer.from_preset(
-    "memory_transformer_tiny", vocabulary_size=20, num_classes=5
-)
+from keras_ctxmem.zoo import create_model
+model = create_model("memory_transformer_tiny", vocabulary_size=20, num_classes=5)
 logits = model.predict(np.array([[3, 1, 4, 1, 5, 9, 2, 6, 0, 0]]))  # (1, 10, 5)
 ```
 """
@@ -548,8 +546,8 @@ class MemoryTransformer(ZooModel):
     Example:
     ```python
     import numpy as np
-    from keras_ctxmem.zoo import MemoryTransformer
-    model = MemoryTransformer.from_preset(
+    from keras_ctxmem.zoo import create_model
+    model = create_model(
         "memory_transformer_tiny", vocabulary_size=50, task="sequence"
     )
     model.compile()  # AdamW, cross-entropy, accuracy, XLA where it is faster
@@ -725,6 +723,7 @@ for _size, _layers, _heads, _hidden, _segment, _memory in (
     register_preset(
         f"memory_transformer_{_size}",
         family="memory_transformer",
+        builder=MemoryTransformer,
         description=(
             f"Recurrent Memory Transformer, {_layers} block(s), {_heads} heads, "
             f"width {_hidden}, segments of {_segment} tokens, {_memory} memory "

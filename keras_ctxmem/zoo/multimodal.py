@@ -291,6 +291,7 @@ for _size, _vocab, _image, _patch, _width, _heads, _layers in (
     register_preset(
         f"multimodal_{_size}",
         family="multimodal",
+        builder=MultimodalFusionClassifier,
         description=(
             f"Text: {_layers} Transformer block(s), width {_width}; image: "
             f"{_image[0]}x{_image[1]}x{_image[2]} in {_patch}x{_patch} patches; "

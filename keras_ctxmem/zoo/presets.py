@@ -1,7 +1,8 @@
 """The preset registry: named configurations, and trained presets found on disk.
 
 A preset is a name. A *configuration* (`"transformer_tiny"`) is registered in
-code and builds an untrained model: `Model.from_preset(name, **overrides)`. A
+code with its model class and builds an untrained model:
+`create_model(name, **overrides)` (`keras_ctxmem.zoo.registry`). A
 *trained* preset is a directory written by `model.save_to_preset(...)` (config,
 weights, vocabulary) that is found by its name in the preset folders
 (`preset_roots()`: those listed in `$KERAS_CTXMEM_PRESETS`, then the package's
@@ -31,11 +32,18 @@ PACKAGED_PRESETS = os.path.join(
 _PRESETS = {}
 
 
-def register_preset(name, family, description, config):
-    """Adds a named configuration for a model family (e.g. ``"transformer"``)."""
+def register_preset(name, family, description, config, builder=None):
+    """Adds a named architecture of a model family (e.g. ``"transformer"``):
+    `builder` (the model class; default: the family's) builds it from `config`
+    (`keras_ctxmem.zoo.create_model`)."""
     if name in _PRESETS:
         raise ValueError(f"Preset '{name}' is already registered.")
-    _PRESETS[name] = {"family": family, "description": description, "config": config}
+    _PRESETS[name] = {
+        "family": family,
+        "description": description,
+        "config": config,
+        "builder": builder,
+    }
 
 
 def preset_roots():
@@ -165,8 +173,9 @@ def preset_directory(name_or_path):
         return trained[name_or_path]
     if name_or_path in _PRESETS:
         raise ValueError(
-            f"'{name_or_path}' is a configuration without weights: build it with "
-            f"`<Model>.from_preset('{name_or_path}', ...)` and train it."
+            f"'{name_or_path}' is an architecture (a configuration without "
+            f"weights): build it with `create_model('{name_or_path}', ...)` and "
+            "train it."
         )
     close = difflib.get_close_matches(name_or_path, list(trained), n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""

@@ -561,6 +561,7 @@ for _size, _layers, _embedding, _hidden, _length in (
     register_preset(
         f"seq2seq_lstm_{_size}",
         family="seq2seq",
+        builder=Seq2Seq,
         description=(
             f"BiLSTM encoder / LSTM decoder with additive attention, {_layers} "
             f"layer(s) each, {_hidden} units, embeddings of {_embedding}."
@@ -584,6 +585,7 @@ for _size, _layers, _heads, _hidden, _length in (
     register_preset(
         f"seq2seq_transformer_{_size}",
         family="seq2seq",
+        builder=Seq2Seq,
         description=(
             f"Transformer encoder-decoder, {_layers} block(s) each, {_heads} "
             f"heads, width {_hidden}, up to {_length} tokens."

@@ -348,6 +348,7 @@ for _size, _layers, _heads, _hidden, _length in (
     register_preset(
         f"transformer_{_size}",
         family="transformer",
+        builder=TransformerClassifier,
         description=(
             f"Transformer encoder, {_layers} block(s), {_heads} heads, "
             f"width {_hidden}, up to {_length} tokens."
