@@ -286,8 +286,8 @@ class ZooModel(keras.Model):
 
         Example:
         ```python
-        from keras_ctxmem.zoo import LSTMClassifier
-        model = LSTMClassifier.from_preset("lstm_tiny", num_classes=2)
+        from keras_ctxmem.zoo import LSTMClassifier, create_model
+        model = create_model("lstm_tiny", num_classes=2)
         model.save_to_preset("/tmp/my_lstm")
         same = LSTMClassifier.from_preset("/tmp/my_lstm")
         ```
