@@ -408,7 +408,7 @@ class KerasHubMemoryTransformer(ZooModel):
 
         # === Functional Model ===
         token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
-        padding_mask = keras.Input(shape=(None,), dtype="int32", name="padding_mask")
+        padding_mask = keras.Input(shape=(None,), dtype="bool", name="padding_mask")
         embedded = self.embedding_dropout(backbone.token_embedding(token_ids))
         sequence = self.encoder(embedded, padding_mask)
         if task == "sequence":

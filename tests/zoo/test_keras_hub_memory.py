@@ -49,6 +49,12 @@ def test_shapes_far_beyond_max_sequence_length(family, task):
     assert logits.shape == expected and np.isfinite(logits).all()
 
 
+def test_padding_mask_of_bools_as_keras_hub_preprocessors_give():
+    model = wrap()
+    bools = {"token_ids": TOKENS, "padding_mask": TOKENS > 0}
+    assert_allclose(model.predict(bools, verbose=0), predict(model, TOKENS))
+
+
 def test_default_segment_fills_the_backbone_window():
     assert wrap(segment_length=None, num_memory_tokens=3).segment_length == 32 - 6
     assert wrap(segment_length=None, recurrence="cache").segment_length == 32
