@@ -49,15 +49,16 @@ import time
 import numpy as np
 
 PRECISIONS = ("float32", "mixed_bfloat16", "mixed_float16")
-FAMILY_CLASSES = {
-    "transformer": "TransformerClassifier",
-    "lstm": "LSTMClassifier",
-    "attentive_lstm": "AttentiveLSTMClassifier",
-    "memory_transformer": "MemoryTransformer",
-    "multimodal": "MultimodalFusionClassifier",
-    "memory_network": "MemoryNetwork",
-    "seq2seq": "Seq2Seq",
-}
+# The families benchmarked; their classes come from the registry (`create_model`).
+BENCHMARKED_FAMILIES = (
+    "transformer",
+    "lstm",
+    "attentive_lstm",
+    "memory_transformer",
+    "multimodal",
+    "memory_network",
+    "seq2seq",
+)
 # Families with no PyTorch reference: timed with `--no-torch` only.
 KERAS_ONLY_FAMILIES = ("memory_transformer", "multimodal", "memory_network", "seq2seq")
 # Families whose output is not a `num_classes` classification.
@@ -141,7 +142,7 @@ def preset_config(preset, sequence_length, dropout=None):
 
     entry = get_preset(preset)
     family, config = entry["family"], entry["config"]
-    if family not in FAMILY_CLASSES:
+    if family not in BENCHMARKED_FAMILIES:
         raise ValueError(f"No benchmark for the '{family}' family ({preset}).")
     overrides = {}
     if family == "transformer" and sequence_length > config["max_sequence_length"]:
@@ -176,10 +177,9 @@ class KerasRunner:
             raise ValueError(f"`precision` must be one of {PRECISIONS}: {precision}")
         # The policy is set by the caller for the model's lifetime (see
         # `measure_training`), so the optimizer and loss scaling see it too.
-        model_cls = getattr(zoo, FAMILY_CLASSES[family])
         if family not in NO_NUM_CLASSES:
             overrides = {"num_classes": 2, **overrides}
-        self.model = model_cls.from_preset(preset, **overrides)
+        self.model = zoo.create_model(preset, **overrides)
         self.model.compile(jit_compile=jit)
         self.dataset = tf.data.Dataset.from_tensors((x, y)).repeat()
 
@@ -500,8 +500,7 @@ def measure_inference(
     preprocessor = TextPreprocessor.from_corpus(
         corpus, vocabulary_size=2000, sequence_length=sequence_length
     )
-    model_cls = getattr(zoo, FAMILY_CLASSES[family])
-    model = model_cls.from_preset(
+    model = zoo.create_model(
         preset, num_classes=2, preprocessor=preprocessor, **overrides
     )
     result = {

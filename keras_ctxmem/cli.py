@@ -28,11 +28,8 @@ from keras_ctxmem.cli_support import (
 )
 from keras_ctxmem.data.synthetic import TASKS
 
-FAMILY_CLASSES = {
-    "transformer": "TransformerClassifier",
-    "lstm": "LSTMClassifier",
-    "attentive_lstm": "AttentiveLSTMClassifier",
-}
+# The families `ctxmem train` trains; their classes come from the registry.
+TEXT_CLASSIFIER_FAMILIES = ("transformer", "lstm", "attentive_lstm")
 
 
 RUN_HELP = "a run directory, a preset directory or a trained preset's name"
@@ -71,23 +68,22 @@ def command_train(args):
     if family == "memory_network" and args.data:
         return _train_babi(args)
     args.epochs = args.epochs or 8
-    if family not in FAMILY_CLASSES:
+    if family not in TEXT_CLASSIFIER_FAMILIES:
         raise CommandError(
             f"`ctxmem train` trains the text classifiers "
-            f"({', '.join(FAMILY_CLASSES)}), not the '{family}' family"
+            f"({', '.join(TEXT_CLASSIFIER_FAMILIES)}), not the '{family}' family"
         )
     keras.utils.set_random_seed(args.seed)
     data = _file_data(args) if args.data else _task_data(args, family)
     resumed = _resume_or_start(args)
     print(f"Training {args.preset} on {data['description']}{resumed}")
-    model_cls = getattr(zoo, FAMILY_CLASSES[family])
     learning_rate = args.learning_rate or data["learning_rate"]
     steps = args.epochs * -(-len(data["y_train"]) // args.batch_size)
     with strategy.scope():  # its variables belong to the strategy's devices
         optimizer = default_optimizer(learning_rate, total_steps=steps)
     started = time.time()
     model, history = train(
-        lambda: model_cls.from_preset(args.preset, **data["model_args"]),
+        lambda: zoo.create_model(args.preset, **data["model_args"]),
         data["x_train"],
         data["y_train"],
         epochs=args.epochs,
@@ -510,7 +506,7 @@ def command_bench(args):
         family = get_preset(args.preset)["family"]
     except ValueError as error:
         raise CommandError(str(error)) from None
-    if family not in harness.FAMILY_CLASSES:
+    if family not in harness.BENCHMARKED_FAMILIES:
         raise CommandError(f"`ctxmem bench` does not benchmark the '{family}' family")
     has_reference = family not in harness.KERAS_ONLY_FAMILIES
     with_torch = has_reference and harness.torch_available()

@@ -175,7 +175,7 @@ def build_tagger(preset, train, valid=None, vocabulary_size=None, **overrides):
     """
     from keras_ctxmem.preprocessing import TextPreprocessor
     from keras_ctxmem.preprocessing.words import WordTaggingPreprocessor
-    from keras_ctxmem.zoo import LSTMTagger, TransformerTokenClassifier
+    from keras_ctxmem.zoo import TransformerTokenClassifier, create_model
     from keras_ctxmem.zoo.presets import get_preset
 
     family = get_preset(preset)["family"]
@@ -183,7 +183,7 @@ def build_tagger(preset, train, valid=None, vocabulary_size=None, **overrides):
         preprocessor = WordTaggingPreprocessor.from_sentences(
             train.sentences, vocabulary_size=vocabulary_size
         )
-        return LSTMTagger.from_preset(
+        return create_model(
             preset,
             preprocessor=preprocessor,
             label_names=train.tag_names,
@@ -208,8 +208,9 @@ def build_tagger(preset, train, valid=None, vocabulary_size=None, **overrides):
         preprocessor.vocabulary, sequence_length=length, **cased
     )
     overrides.setdefault("max_sequence_length", length)
-    return TransformerTokenClassifier.from_preset(
+    return create_model(
         preset,
+        model_class=TransformerTokenClassifier,
         preprocessor=preprocessor,
         num_classes=len(train.tag_names),
         label_names=train.tag_names,

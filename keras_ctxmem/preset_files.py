@@ -23,8 +23,6 @@ import re
 import stat
 import warnings
 
-import h5py
-
 MAX_JSON_BYTES = 16 * 1024 * 1024
 # Configuration fields that Keras / keras-hub layers read as file paths.
 PATH_FIELDS = ("vocabulary", "merges", "proto", "spm_proto", "filepath")
@@ -120,6 +118,8 @@ def check_config_paths(config, config_path):
 def check_weights_file(path):
     """Raises unless the HDF5 file keeps all its data in itself: no external
     link, no dataset stored in or mapped from another file."""
+    import h5py  # here: the CLI lists and checks names without it
+
     try:
         with h5py.File(path, "r") as f:
             _check_h5_group(f, path, set())
@@ -128,6 +128,8 @@ def check_weights_file(path):
 
 
 def _check_h5_group(group, path, seen):
+    import h5py
+
     for name in group:
         link = group.get(name, getlink=True)
         if isinstance(link, h5py.ExternalLink):

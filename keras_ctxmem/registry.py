@@ -1,7 +1,8 @@
 """The preset registry: named configurations, and trained presets found on disk.
 
 A preset is a name. A *configuration* (`"transformer_tiny"`) is registered in
-code and builds an untrained model: `Model.from_preset(name, **overrides)`. A
+code with the class that builds it, an untrained model:
+`keras_ctxmem.zoo.create_model(name, **overrides)`. A
 *trained* preset is a directory written by `model.save_to_preset(...)` (config,
 weights, vocabulary) that is found by its name in the preset folders
 (`preset_roots()`: those listed in `$KERAS_CTXMEM_PRESETS`, then the package's
@@ -30,11 +31,19 @@ PACKAGED_PRESETS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "pre
 _PRESETS = {}
 
 
-def register_preset(name, family, description, config):
-    """Adds a named configuration for a model family (e.g. ``"transformer"``)."""
+def register_preset(name, family, description, config, builder):
+    """Adds a named architecture of a model family (e.g. ``"transformer"``):
+    `builder`, the name of the `keras_ctxmem.zoo` class that builds it from
+    `config` (`keras_ctxmem.zoo.create_model`); a name, so that nothing here
+    imports Keras."""
     if name in _PRESETS:
         raise ValueError(f"Preset '{name}' is already registered.")
-    _PRESETS[name] = {"family": family, "description": description, "config": config}
+    _PRESETS[name] = {
+        "family": family,
+        "description": description,
+        "config": config,
+        "builder": builder,
+    }
 
 
 def preset_roots():
@@ -169,8 +178,9 @@ def preset_directory(name_or_path):
         return trained[name_or_path]
     if name_or_path in _PRESETS:
         raise ValueError(
-            f"'{name_or_path}' is a configuration without weights: build it with "
-            f"`<Model>.from_preset('{name_or_path}', ...)` and train it."
+            f"'{name_or_path}' is an architecture (a configuration without "
+            f"weights): build it with `create_model('{name_or_path}', ...)` and "
+            "train it."
         )
     close = difflib.get_close_matches(name_or_path, list(trained), n=1)
     hint = f" Did you mean '{close[0]}'?" if close else ""
@@ -191,6 +201,7 @@ for _size, _embedding, _hidden, _layers in (
     register_preset(
         f"lstm_{_size}",
         family="lstm",
+        builder="LSTMClassifier",
         description=(
             f"Embedding {_embedding} + {_layers} BiLSTM layer(s) of {_hidden} units."
         ),
@@ -211,6 +222,7 @@ for _size, _embedding, _hidden, _layers in (
     register_preset(
         f"attentive_lstm_{_size}",
         family="attentive_lstm",
+        builder="AttentiveLSTMClassifier",
         description=(
             f"Embedding {_embedding} + {_layers} BiLSTM layer(s) of {_hidden} units "
             "+ additive attention pooling."
@@ -233,6 +245,7 @@ for _size, _layers, _heads, _hidden, _length in (
     register_preset(
         f"transformer_{_size}",
         family="transformer",
+        builder="TransformerClassifier",
         description=(
             f"Transformer encoder, {_layers} block(s), {_heads} heads, "
             f"width {_hidden}, up to {_length} tokens."
@@ -256,6 +269,7 @@ for _size, _embedding, _chars, _hidden in (
     register_preset(
         f"lstm_tagger_{_size}",
         family="lstm_tagger",
+        builder="LSTMTagger",
         description=(
             f"Word ({_embedding}) + case + char-CNN ({_chars}) features, BiLSTM of "
             f"{_hidden} units per direction, CRF: a from-scratch NER tagger."
@@ -280,6 +294,7 @@ for _size, _vocab, _image, _patch, _width, _heads, _layers in (
     register_preset(
         f"multimodal_{_size}",
         family="multimodal",
+        builder="MultimodalFusionClassifier",
         description=(
             f"Text: {_layers} Transformer block(s), width {_width}; image: "
             f"{_image[0]}x{_image[1]}x{_image[2]} in {_patch}x{_patch} patches; "
@@ -301,6 +316,7 @@ for _size, _embedding in (("tiny", 20), ("small", 50), ("base", 100)):
     register_preset(
         f"memory_network_{_size}",
         family="memory_network",
+        builder="MemoryNetwork",
         description=(
             f"End-to-end memory network (MemN2N): embedding {_embedding}, 3 hops, "
             "50 memories, position and temporal encoding, adjacent weight tying."
@@ -322,6 +338,7 @@ for _size, _layers, _heads, _hidden, _segment, _memory in (
     register_preset(
         f"memory_transformer_{_size}",
         family="memory_transformer",
+        builder="MemoryTransformer",
         description=(
             f"Recurrent Memory Transformer, {_layers} block(s), {_heads} heads, "
             f"width {_hidden}, segments of {_segment} tokens, {_memory} memory "
@@ -347,6 +364,7 @@ for _size, _layers, _embedding, _hidden, _length in (
     register_preset(
         f"seq2seq_lstm_{_size}",
         family="seq2seq",
+        builder="Seq2Seq",
         description=(
             f"BiLSTM encoder / LSTM decoder with additive attention, {_layers} "
             f"layer(s) each, {_hidden} units, embeddings of {_embedding}."
@@ -370,6 +388,7 @@ for _size, _layers, _heads, _hidden, _length in (
     register_preset(
         f"seq2seq_transformer_{_size}",
         family="seq2seq",
+        builder="Seq2Seq",
         description=(
             f"Transformer encoder-decoder, {_layers} block(s) each, {_heads} "
             f"heads, width {_hidden}, up to {_length} tokens."

@@ -23,10 +23,8 @@ token.
 Example:
 ```python
 import numpy as np
-from keras_ctxmem.zoo import MemoryTransformer
-model = MemoryTransformer.from_preset(
-    "memory_transformer_tiny", vocabulary_size=20, num_classes=5
-)
+from keras_ctxmem.zoo import create_model
+model = create_model("memory_transformer_tiny", vocabulary_size=20, num_classes=5)
 logits = model.predict(np.array([[3, 1, 4, 1, 5, 9, 2, 6, 0, 0]]))  # (1, 10, 5)
 ```
 """
@@ -55,6 +53,27 @@ def feed_forward_rows(x, inner, outer):
     """
     rows = outer(inner(ops.reshape(x, (-1, ops.shape(x)[-1]))))
     return ops.reshape(rows, ops.shape(x))
+
+
+def scan_segments(recurrence, embedded, padding_mask, segment_length):
+    """Runs `recurrence` (a `keras.layers.RNN` over a memory cell) over the
+    segments of `embedded` `(batch, time, dim)`; returns `(batch, time, dim)`.
+
+    `time` is padded up to a multiple of `segment_length` and cut back after;
+    `padding_mask` `(batch, time)` (True at real tokens) rides along as the last
+    feature of each token, as the cells expect. The cell's `initial_states`
+    start the recurrence.
+    """
+    hidden_dim = embedded.shape[-1]
+    batch, time = ops.shape(embedded)[0], ops.shape(embedded)[1]
+    padding = (segment_length - time % segment_length) % segment_length
+    token_mask = ops.cast(padding_mask, embedded.dtype)
+    steps = ops.concatenate([embedded, token_mask[..., None]], axis=-1)
+    steps = ops.pad(steps, [[0, 0], [0, padding], [0, 0]])
+    steps = ops.reshape(steps, (batch, -1, segment_length * (hidden_dim + 1)))
+    initial_state = recurrence.cell.initial_states(batch)
+    outputs = recurrence(steps, initial_state=initial_state)
+    return ops.reshape(outputs, (batch, -1, hidden_dim))[:, :time]
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
@@ -465,18 +484,9 @@ class RecurrentMemoryEncoder(keras.layers.Layer):
         self.recurrence.build((None, None, self.segment_length * (self.hidden_dim + 1)))
 
     def call(self, embedded, token_ids):
-        segment_length, hidden_dim = self.segment_length, self.hidden_dim
-        batch, time = ops.shape(token_ids)[0], ops.shape(token_ids)[1]
-        padding = (segment_length - time % segment_length) % segment_length
-        token_ids = ops.pad(token_ids, [[0, 0], [0, padding]])
-        embedded = ops.pad(embedded, [[0, 0], [0, padding], [0, 0]])
-        # The padding mask rides along as the last feature of each token.
-        token_mask = ops.cast(padding_mask_from(token_ids), embedded.dtype)
-        steps = ops.concatenate([embedded, token_mask[..., None]], axis=-1)
-        steps = ops.reshape(steps, (batch, -1, segment_length * (hidden_dim + 1)))
-        initial_state = self.cell.initial_states(batch)
-        outputs = self.recurrence(steps, initial_state=initial_state)
-        return ops.reshape(outputs, (batch, -1, hidden_dim))[:, :time]
+        return scan_segments(
+            self.recurrence, embedded, padding_mask_from(token_ids), self.segment_length
+        )
 
     def compute_output_shape(self, embedded_shape, token_ids_shape=None):
         return tuple(embedded_shape)
@@ -535,8 +545,8 @@ class MemoryTransformer(ZooModel):
     Example:
     ```python
     import numpy as np
-    from keras_ctxmem.zoo import MemoryTransformer
-    model = MemoryTransformer.from_preset(
+    from keras_ctxmem.zoo import create_model
+    model = create_model(
         "memory_transformer_tiny", vocabulary_size=50, task="sequence"
     )
     model.compile()  # AdamW, cross-entropy, accuracy, XLA where it is faster
@@ -642,6 +652,28 @@ class MemoryTransformer(ZooModel):
         self.bptt_segments = bptt_segments
         self.position_encoding = position_encoding
         self.recurrence = recurrence
+
+    @classmethod
+    def from_keras_hub(cls, backbone, **kwargs):
+        """The memory around a keras-hub encoder instead of the zoo's blocks.
+
+        Returns a `KerasHubMemoryTransformer` (see
+        `keras_ctxmem.zoo.keras_hub_memory`): `backbone` is a keras-hub
+        `BertBackbone`, `RobertaBackbone` or `DistilBertBackbone`; keyword
+        arguments are that class's (`segment_length`, `num_memory_tokens`,
+        `num_classes`, `task`, `recurrence`, ...).
+
+        Example:
+        ```python
+        import keras_hub
+        from keras_ctxmem.zoo import MemoryTransformer
+        backbone = keras_hub.models.BertBackbone.from_preset("bert_base_en")
+        model = MemoryTransformer.from_keras_hub(backbone, num_memory_tokens=10)
+        ```
+        """
+        from keras_ctxmem.zoo.keras_hub_memory import KerasHubMemoryTransformer
+
+        return KerasHubMemoryTransformer(backbone, **kwargs)
 
     @classmethod
     def from_config(cls, config):

@@ -42,11 +42,12 @@ def last_token(sequence, padding_mask):
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
-class TransformerBackbone(ZooModel):
+class TransformerBackbone(ZooModel, keras_hub.models.Backbone):
     """Token + position embeddings followed by `num_layers` encoder blocks.
 
     Maps int token ids `(batch, time)` (0 = padding) to features
-    `(batch, time, hidden_dim)`.
+    `(batch, time, hidden_dim)`. A `keras_hub.models.Backbone` too: keras-hub
+    loads its presets (`keras_hub.models.Backbone.from_preset(directory)`).
 
     Args:
         vocabulary_size: number of token ids, padding id 0 included.

@@ -21,6 +21,7 @@ Subclasses build a functional graph in `__init__` (keras-hub style) and set
 import datetime
 import json
 import os
+import warnings
 
 import keras
 import numpy as np
@@ -47,6 +48,11 @@ from keras_ctxmem.registry import (
 )
 from keras_ctxmem.training import default_optimizer, resolve_jit_compile
 from keras_ctxmem.zoo import preset_writes
+from keras_ctxmem.zoo.registry import (
+    create_model,
+    model_builder,
+    with_preprocessor_sizes,
+)
 from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
 from keras_ctxmem.zoo.token_id_checks import (
     check_has_examples,
@@ -225,28 +231,39 @@ class ZooModel(keras.Model):
 
     @classmethod
     def from_preset(cls, preset, load_weights=True, **overrides):
-        """Builds a model from a preset name or a `save_to_preset` directory.
-
-        A configuration's name builds an untrained model; a trained preset's
-        name (`list_presets(trained=True)`) or a directory loads it with its
-        weights and vocabulary. Keyword arguments override the preset's
+        """Loads a trained model: a trained preset's name
+        (`list_models(trained=True)`) or a `save_to_preset` directory, with its
+        weights and vocabulary. Keyword arguments override the saved
         configuration (`num_classes=4`).
+
+        An architecture name (`"transformer_tiny"`) still builds an untrained
+        model here, with a `DeprecationWarning`: use
+        `create_model(name, **overrides)` for that.
 
         Example:
         ```python
-        from keras_ctxmem.zoo import TransformerClassifier
-        model = TransformerClassifier.from_preset("transformer_tiny", num_classes=3)
+        from keras_ctxmem.zoo import TransformerClassifier, create_model
+        create_model("transformer_tiny", num_classes=3).save_to_preset("/tmp/t")
+        model = TransformerClassifier.from_preset("/tmp/t")
         ```
         """
-        preprocessor = overrides.get("preprocessor")
-        if preprocessor is not None and "vocabulary_size" not in overrides:
-            overrides["vocabulary_size"] = preprocessor.vocabulary_size
+        overrides = with_preprocessor_sizes(overrides)
         preset_writes.remove_leftovers(preset)  # and puts back one a crash hid
         directory = preset if os.path.isdir(preset) else trained_presets().get(preset)
         if directory is not None:
             return cls._from_preset_directory(directory, load_weights, overrides)
-        config = get_preset(preset, cls.preset_family)["config"]
-        return cls.from_preset_config({**config, **overrides})
+        get_preset(preset, cls.preset_family)  # unknown names: did-you-mean
+        builder = model_builder(preset)
+        model_class = "" if cls is builder else f", model_class={cls.__name__}"
+        warnings.warn(
+            f"`{cls.__name__}.from_preset('{preset}')`: '{preset}' is an "
+            "architecture without trained weights, and building one with "
+            "`from_preset` is deprecated (from_preset loads trained models). Use "
+            f"`keras_ctxmem.zoo.create_model('{preset}'{model_class}, ...)`.",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return create_model(preset, model_class=cls, **overrides)
 
     @classmethod
     def from_preset_config(cls, config):
@@ -296,8 +313,8 @@ class ZooModel(keras.Model):
 
         Example:
         ```python
-        from keras_ctxmem.zoo import LSTMClassifier
-        model = LSTMClassifier.from_preset("lstm_tiny", num_classes=2)
+        from keras_ctxmem.zoo import LSTMClassifier, create_model
+        model = create_model("lstm_tiny", num_classes=2)
         model.save_to_preset("/tmp/my_lstm")
         same = LSTMClassifier.from_preset("/tmp/my_lstm")
         ```
