@@ -2,6 +2,7 @@
 
 from keras_ctxmem.zoo.attentive_lstm import AttentiveLSTMClassifier
 from keras_ctxmem.zoo.lstm import LSTMClassifier
+from keras_ctxmem.zoo.lstm_masked_lm import LSTMMaskedLM
 from keras_ctxmem.zoo.lstm_tagger import LSTMTagger
 from keras_ctxmem.zoo.masked_lm import TransformerMaskedLM
 from keras_ctxmem.zoo.memory_network import LinearStart, MemoryNetwork
