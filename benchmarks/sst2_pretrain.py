@@ -98,6 +98,12 @@ def main(argv=None):
     parser.add_argument("--batch-size", type=int, default=64)
     parser.add_argument("--bucket", type=int, default=8, help="padding multiple")
     parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument(
+        "--schedule-epochs",
+        type=int,
+        help="epochs the learning-rate decay spans (default: --epochs); more than "
+        "--epochs stops the run part way down the schedule",
+    )
     parser.add_argument("--learning-rate", type=float, default=2e-3)
     parser.add_argument("--weight-decay", type=float, default=0.01)
     parser.add_argument("--save-preset", required=True, help="the encoder preset")
@@ -146,7 +152,7 @@ def main(argv=None):
     model.compile(
         optimizer=default_optimizer(
             args.learning_rate,
-            total_steps=args.epochs * len(batches),
+            total_steps=(args.schedule_epochs or args.epochs) * len(batches),
             weight_decay=args.weight_decay,
         ),
         jit_compile=keras.backend.backend() != "tensorflow",
