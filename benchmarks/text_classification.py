@@ -14,6 +14,10 @@ Splits:
   evaluation split. Label names are fixed to the AG News class order World,
   Sports, Business, Sci/Tech (class indices 1-4 of the official CSV).
 
+`--pretrained DIR` starts the classifier from a masked-LM pre-trained encoder
+preset (`benchmarks/sst2_pretrain.py`) and uses its vocabulary; the shipped
+`sst2_sentiment` is made that way (command in that script and the card).
+
 The batches are bucketed by length (padding trimmed to a multiple of `--bucket`) to
 train fast on a CPU; the result does not depend on it (padding is masked), and
 the accuracy of the saved model on raw strings is checked at the end.
@@ -305,7 +309,8 @@ def main(argv=None):
         metadata["description"] = (
             f"{type(model).__name__} "
             + (
-                "fine-tuned from a masked-LM pre-trained encoder"
+                "fine-tuned from the masked-LM pre-trained encoder "
+                + os.path.basename(os.path.normpath(args.pretrained))
                 if args.pretrained
                 else "trained from scratch"
             )
