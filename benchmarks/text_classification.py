@@ -14,6 +14,10 @@ Splits:
   evaluation split. Label names are fixed to the AG News class order World,
   Sports, Business, Sci/Tech (class indices 1-4 of the official CSV).
 
+`--pretrained DIR` starts the classifier from a masked-LM pre-trained encoder
+preset (`benchmarks/sst2_pretrain.py`) and uses its vocabulary; the shipped
+`sst2_sentiment` is made that way (command in that script and the card).
+
 The batches are bucketed by length (padding trimmed to a multiple of `--bucket`) to
 train fast on a CPU; the result does not depend on it (padding is masked), and
 the accuracy of the saved model on raw strings is checked at the end.
@@ -51,6 +55,7 @@ from keras_ctxmem.zoo import (  # noqa: E402
     LSTMClassifier,
     TransformerClassifier,
 )
+from keras_ctxmem.zoo.zoo_model import load_preset_preprocessor  # noqa: E402
 
 AG_NEWS_LABELS = ["World", "Sports", "Business", "Sci/Tech"]
 SST2_LABELS = ["negative", "positive"]
@@ -145,6 +150,8 @@ def build_model(args, preprocessor, label_names):
     }
     if args.model == "lstm":
         overrides.update(pooling=args.pooling, embedding_dropout=args.embedding_dropout)
+    if args.pretrained:  # the encoder's sizes come with it
+        return MODELS[args.model].from_preset(args.pretrained, **overrides)
     if args.model != "transformer":
         overrides.update(embedding_dim=args.embedding_dim, hidden_dim=args.hidden_dim)
     if args.model == "attentive_lstm":
@@ -168,6 +175,11 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--model", choices=tuple(MODELS), default="lstm")
     parser.add_argument("--preset", default="lstm_small")
+    parser.add_argument(
+        "--pretrained",
+        help="start from this pre-trained encoder preset (benchmarks/sst2_pretrain.py)"
+        " and its vocabulary",
+    )
     parser.add_argument("--pooling", default="max", help="lstm: last, max or mean")
     parser.add_argument("--embedding-dim", type=int, default=128)
     parser.add_argument("--hidden-dim", type=int, default=128)
@@ -193,11 +205,14 @@ def main(argv=None):
     if args.max_train:
         texts, labels = texts[: args.max_train], labels[: args.max_train]
     started = time.time()
-    preprocessor = TextPreprocessor.from_corpus(
-        list(texts),
-        vocabulary_size=args.vocabulary_size,
-        sequence_length=args.sequence_length,
-    )
+    if args.pretrained:
+        preprocessor = load_preset_preprocessor(args.pretrained)
+    else:
+        preprocessor = TextPreprocessor.from_corpus(
+            list(texts),
+            vocabulary_size=args.vocabulary_size,
+            sequence_length=args.sequence_length,
+        )
     ids, lengths = token_ids(preprocessor, texts)
     eval_ids, eval_lengths = token_ids(preprocessor, eval_texts)
     print(
@@ -292,7 +307,14 @@ def main(argv=None):
         with open(metadata_path) as f:
             metadata = json.load(f)
         metadata["description"] = (
-            f"{type(model).__name__} trained from scratch on {args.task} "
+            f"{type(model).__name__} "
+            + (
+                "fine-tuned from the masked-LM pre-trained encoder "
+                + os.path.basename(os.path.normpath(args.pretrained))
+                if args.pretrained
+                else "trained from scratch"
+            )
+            + f" on {args.task} "
             f"({os.path.basename(args.train)}); accuracy {raw:.4f} on {split}."
         )
         with open(metadata_path, "w") as f:

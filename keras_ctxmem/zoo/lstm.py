@@ -13,8 +13,14 @@ import keras
 
 from keras_ctxmem.layers import MaskedMaxPooling, MaskedMeanPooling
 from keras_ctxmem.zoo.heads import LogitsHead
+from keras_ctxmem.zoo.lstm_masked_lm import LSTMMaskedLM
 from keras_ctxmem.zoo.recurrent import final_lstm, lstm_stack
-from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
+from keras_ctxmem.zoo.zoo_model import (
+    ZooModel,
+    check_rate,
+    check_sizes,
+    load_preset_preprocessor,
+)
 
 POOLINGS = ("last", "max", "mean")
 
@@ -24,6 +30,8 @@ class LSTMClassifier(ZooModel):
     """Embedding, `num_layers` (Bi)LSTM layers, pooling over time, then logits.
 
     Token id 0 is padding and is masked, so padding never changes the result.
+    `from_preset` also starts from a pre-trained `LSTMMaskedLM` preset (or
+    `from_encoder` from the model): its embedding and LSTM weights, a new head.
 
     Args:
         vocabulary_size: number of token ids, padding id 0 included.
@@ -140,3 +148,52 @@ class LSTMClassifier(ZooModel):
             }
         )
         return config
+
+    def encoder_layers(self):
+        """The embedding and the LSTM layers, in order (with `pooling="last"`,
+        the final LSTM too): the layers an `LSTMMaskedLM` pre-trains."""
+        layers = [self.embedding, *self.lstm_layers]
+        return layers + [self.pooling_layer] if self.pooling == "last" else layers
+
+    @classmethod
+    def from_encoder(cls, masked_lm, **overrides):
+        """A classifier whose embedding and LSTM layers start from the weights
+        of a pre-trained `LSTMMaskedLM` (a copy), with a new head.
+
+        The encoder's sizes are kept; its preprocessor, dropout rates and
+        `use_cudnn` are the defaults, which `overrides` may change.
+        """
+        config = masked_lm.encoder_config()
+        for name, value in config.items():
+            if overrides.get(name, value) != value:
+                raise ValueError(
+                    f"The pre-trained encoder has `{name}={value}`; a classifier "
+                    f"built from it cannot have {overrides[name]!r}."
+                )
+        defaults = {
+            "dropout": masked_lm.dropout,
+            "embedding_dropout": masked_lm.embedding_dropout,
+            "use_cudnn": masked_lm.use_cudnn,
+            "preprocessor": masked_lm.preprocessor,
+        }
+        model = cls(**{**defaults, **overrides, **config})
+        for target, source in zip(
+            model.encoder_layers(), masked_lm.encoder_layers(), strict=True
+        ):
+            target.set_weights(source.get_weights())
+        return model
+
+    @classmethod
+    def _from_other_preset_class(
+        cls, directory, saved_cls, serialized, load_weights, overrides
+    ):
+        if saved_cls is not None and issubclass(saved_cls, LSTMMaskedLM):
+            masked_lm = LSTMMaskedLM.from_preset(
+                directory, load_weights, preprocessor=None
+            )
+            if "preprocessor" not in overrides:
+                overrides["preprocessor"] = load_preset_preprocessor(directory)
+            return cls.from_encoder(masked_lm, **overrides)
+        return super()._from_other_preset_class(
+            directory, saved_cls, serialized, load_weights, overrides
+        )

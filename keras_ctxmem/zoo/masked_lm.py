@@ -35,8 +35,89 @@ MASK_TOKEN = "[MASK]"
 UNMASKABLE_TOKENS = ("[PAD]", "[CLS]", "[SEP]", "[MASK]")
 
 
+def check_mask_rates(mask_selection_rate, mask_token_rate, random_token_rate):
+    """Raises a ValueError unless the three rates make a BERT masking recipe."""
+    for name, rate in (
+        ("mask_selection_rate", mask_selection_rate),
+        ("mask_token_rate", mask_token_rate),
+        ("random_token_rate", random_token_rate),
+    ):
+        check_rate(name, rate)
+    if mask_token_rate + random_token_rate > 1:
+        raise ValueError(
+            "`mask_token_rate + random_token_rate` must be at most 1. "
+            f"Received: {mask_token_rate} + {random_token_rate}"
+        )
+
+
+class MaskedLMTask:
+    """What the masked LMs share (mixed into a `ZooModel`): the loss and
+    metric over the real masks, and `fit` / `evaluate` on raw strings, masked
+    afresh every epoch. Needs the `mask_*_rate` attributes and a `preprocessor`.
+    """
+
+    def default_loss(self):
+        # Averaged over the real masks: padding slots of `mask_positions` have
+        # sample weight 0 and must not dilute the loss.
+        return keras.losses.SparseCategoricalCrossentropy(
+            from_logits=True, reduction="mean_with_sample_weight"
+        )
+
+    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
+        """`ZooModel.compile`, with accuracy as a weighted metric so that the
+        padding slots of `mask_positions` are not counted."""
+        if metrics == "auto":
+            kwargs.setdefault(
+                "weighted_metrics",
+                [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+            )
+            metrics = None
+        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
+
+    # === Raw strings in ===
+
+    def masked_lm_dataset(self, texts, batch_size=32, shuffle=True, seed=None):
+        """Strings to masked `(inputs, mask_ids, mask_weights)` batches."""
+        if self.preprocessor is None:
+            raise ValueError(
+                f"{type(self).__name__} received strings but has no preprocessor: "
+                "build it with `preprocessor=TextPreprocessor(...)`."
+            )
+        return masked_lm_dataset(
+            texts,
+            self.preprocessor,
+            batch_size=batch_size,
+            mask_selection_rate=self.mask_selection_rate,
+            mask_token_rate=self.mask_token_rate,
+            random_token_rate=self.random_token_rate,
+            shuffle=shuffle,
+            seed=seed,
+        )
+
+    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
+        if contains_strings(x):
+            x = self.masked_lm_dataset(
+                x, batch_size or 32, shuffle=kwargs.pop("shuffle", True)
+            )
+            batch_size = None
+            kwargs["shuffle"] = False  # The dataset shuffles itself.
+        if validation_data is not None and contains_strings(validation_data):
+            validation_data = self.masked_lm_dataset(
+                validation_data, batch_size or 32, shuffle=False
+            )
+        return super().fit(
+            x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
+        )
+
+    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
+        if contains_strings(x):
+            x = self.masked_lm_dataset(x, batch_size or 32, shuffle=False)
+            batch_size = None
+        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
+
+
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
-class TransformerMaskedLM(TransformerTask):
+class TransformerMaskedLM(MaskedLMTask, TransformerTask):
     """Predicts masked tokens from a `TransformerBackbone`; the output layer
     shares the token embedding's weights.
 
@@ -61,17 +142,7 @@ class TransformerMaskedLM(TransformerTask):
         dtype=None,
         **kwargs,
     ):
-        for name, rate in (
-            ("mask_selection_rate", mask_selection_rate),
-            ("mask_token_rate", mask_token_rate),
-            ("random_token_rate", random_token_rate),
-        ):
-            check_rate(name, rate)
-        if mask_token_rate + random_token_rate > 1:
-            raise ValueError(
-                "`mask_token_rate + random_token_rate` must be at most 1. "
-                f"Received: {mask_token_rate} + {random_token_rate}"
-            )
+        check_mask_rates(mask_selection_rate, mask_token_rate, random_token_rate)
         # === Layers ===
         self.backbone = backbone
         self.masked_lm_head = keras_hub.layers.MaskedLMHead(
@@ -111,65 +182,6 @@ class TransformerMaskedLM(TransformerTask):
             }
         )
         return config
-
-    def default_loss(self):
-        # Averaged over the real masks: padding slots of `mask_positions` have
-        # sample weight 0 and must not dilute the loss.
-        return keras.losses.SparseCategoricalCrossentropy(
-            from_logits=True, reduction="mean_with_sample_weight"
-        )
-
-    def compile(self, optimizer="auto", loss="auto", metrics="auto", **kwargs):
-        """`ZooModel.compile`, with accuracy as a weighted metric so that the
-        padding slots of `mask_positions` are not counted."""
-        if metrics == "auto":
-            kwargs.setdefault(
-                "weighted_metrics",
-                [keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
-            )
-            metrics = None
-        super().compile(optimizer=optimizer, loss=loss, metrics=metrics, **kwargs)
-
-    # === Raw strings in ===
-
-    def masked_lm_dataset(self, texts, batch_size=32, shuffle=True, seed=None):
-        """Strings to masked `(inputs, mask_ids, mask_weights)` batches."""
-        if self.preprocessor is None:
-            raise ValueError(
-                "TransformerMaskedLM received strings but has no preprocessor: "
-                "build it with `preprocessor=TextPreprocessor(...)`."
-            )
-        return masked_lm_dataset(
-            texts,
-            self.preprocessor,
-            batch_size=batch_size,
-            mask_selection_rate=self.mask_selection_rate,
-            mask_token_rate=self.mask_token_rate,
-            random_token_rate=self.random_token_rate,
-            shuffle=shuffle,
-            seed=seed,
-        )
-
-    def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
-        if contains_strings(x):
-            x = self.masked_lm_dataset(
-                x, batch_size or 32, shuffle=kwargs.pop("shuffle", True)
-            )
-            batch_size = None
-            kwargs["shuffle"] = False  # The dataset shuffles itself.
-        if validation_data is not None and contains_strings(validation_data):
-            validation_data = self.masked_lm_dataset(
-                validation_data, batch_size or 32, shuffle=False
-            )
-        return super().fit(
-            x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
-        )
-
-    def evaluate(self, x=None, y=None, batch_size=None, **kwargs):
-        if contains_strings(x):
-            x = self.masked_lm_dataset(x, batch_size or 32, shuffle=False)
-            batch_size = None
-        return super().evaluate(x, y, batch_size=batch_size, **kwargs)
 
     # === Handing the backbone on ===
 
@@ -213,25 +225,8 @@ def masked_lm_dataset(
     inputs, mask_ids, mask_weights = next(iter(masked_lm_dataset(texts, pre)))
     ```
     """
-    vocabulary = preprocessor.vocabulary
-    if vocabulary is None or MASK_TOKEN not in vocabulary:
-        raise ValueError(
-            f"Masked-LM pre-training needs a '{MASK_TOKEN}' token in the "
-            "preprocessor's vocabulary (`TextPreprocessor.from_corpus` adds it)."
-        )
-    token_index = {token: i for i, token in enumerate(vocabulary)}
-    masker = keras_hub.layers.MaskedLMMaskGenerator(
-        vocabulary_size=len(vocabulary),
-        mask_selection_rate=mask_selection_rate,
-        mask_token_id=token_index[MASK_TOKEN],
-        mask_selection_length=max(
-            1, math.ceil(preprocessor.sequence_length * mask_selection_rate)
-        ),
-        unselectable_token_ids=[
-            token_index[t] for t in UNMASKABLE_TOKENS if t in token_index
-        ],
-        mask_token_rate=mask_token_rate,
-        random_token_rate=random_token_rate,
+    masker = mask_generator(
+        preprocessor, mask_selection_rate, mask_token_rate, random_token_rate
     )
 
     def mask(batch):
@@ -249,4 +244,34 @@ def masked_lm_dataset(
         dataset.batch(batch_size)
         .map(mask, num_parallel_calls=tf.data.AUTOTUNE)
         .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def mask_generator(
+    preprocessor, mask_selection_rate=0.15, mask_token_rate=0.8, random_token_rate=0.1
+):
+    """keras-hub's `MaskedLMMaskGenerator` for a preprocessor's vocabulary.
+
+    Up to `ceil(sequence_length * mask_selection_rate)` positions are selected
+    per sequence; the special tokens are never selected.
+    """
+    vocabulary = preprocessor.vocabulary
+    if vocabulary is None or MASK_TOKEN not in vocabulary:
+        raise ValueError(
+            f"Masked-LM pre-training needs a '{MASK_TOKEN}' token in the "
+            "preprocessor's vocabulary (`TextPreprocessor.from_corpus` adds it)."
+        )
+    token_index = {token: i for i, token in enumerate(vocabulary)}
+    return keras_hub.layers.MaskedLMMaskGenerator(
+        vocabulary_size=len(vocabulary),
+        mask_selection_rate=mask_selection_rate,
+        mask_token_id=token_index[MASK_TOKEN],
+        mask_selection_length=max(
+            1, math.ceil(preprocessor.sequence_length * mask_selection_rate)
+        ),
+        unselectable_token_ids=[
+            token_index[t] for t in UNMASKABLE_TOKENS if t in token_index
+        ],
+        mask_token_rate=mask_token_rate,
+        random_token_rate=random_token_rate,
     )
