@@ -98,12 +98,15 @@ REAL_STORIES = {
 }
 
 
-def test_shipped_joint_preset_answers_real_questions(tmp_path):
+@pytest.mark.parametrize(
+    "preset", ["babi_memory_network_joint", "babi_memory_network_10k"]
+)
+def test_shipped_joint_presets_answer_real_questions(tmp_path, preset):
     paths = []
     for task, text in REAL_STORIES.items():
         paths.append(tmp_path / f"qa{task}_written_test.txt")
         paths[-1].write_text(text)
     data = read_babi([str(p) for p in paths])
-    model = load_preset("babi_memory_network_joint")
+    model = load_preset(preset)
     assert model.vocabulary is not None and model.embedding_dim == 50
     assert answer_questions(model, data) == data.answers
