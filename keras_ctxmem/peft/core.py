@@ -62,8 +62,8 @@ def body_layers(model):
     """`(path, layer)` for every layer of the body, roots included; a layer
     reachable by two paths (an RNN's cell) comes once, by the first."""
     seen = set()
-    for path, root in body_roots(model):
-        for path, layer in [(path, root), *named_layers(root, path + "/")]:
+    for root_path, root in body_roots(model):
+        for path, layer in [(root_path, root), *named_layers(root, root_path + "/")]:
             if id(layer) not in seen:
                 seen.add(id(layer))
                 yield path, layer
