@@ -96,9 +96,9 @@ def head_weights(model):
 def freeze_body(model):
     """Freezes every layer of the body (the head is left as it is)."""
     for _, root in body_roots(model):
-        root.trainable = True
-    for _, layer in body_layers(model):
-        layer.trainable = False
+        root.trainable = True  # a frozen root would hide its new weights
+        for _, layer in named_layers(root):
+            layer.trainable = False
 
 
 def enabled_method(model):
