@@ -4,7 +4,9 @@ bottleneck adapters and prefix-tuning.
 Each method is enabled by one call on a task (`TransformerClassifier`,
 `TransformerTokenClassifier`, `TransformerMaskedLM`, `MemoryTransformer`),
 freezes the task's body except the new weights, and keeps the head trainable.
-Its weights file holds the new weights and the head, keyed by layer path:
+Its weights file holds the new weights and the head, keyed by layer path (a
+preset saved from an adapted model would hold weights a plain model does not
+have: keep the pre-trained preset and this file, or merge LoRA first):
 
 ```python
 from keras_ctxmem import peft
