@@ -16,14 +16,16 @@
    counts everything the step does). One markdown row per method; one JSON line
    per method appended to `--out`.
 
-Example (the table in benchmarks/RESULTS.md):
+Example (run 2 of the table in benchmarks/RESULTS.md, about 30 minutes on a
+shared CPU):
 ```
 KERAS_BACKEND=jax python benchmarks/peft_sst2.py \
     --train ../shared/data/sst2/train.tsv \
     --eval ../shared/data/sst2/sentences_eval.tsv \
     --unlabelled ../shared/data/wikitext-2/valid.txt \
         ../shared/data/wikitext-2/test.txt \
-    --train-rows 20000 --epochs 2 --out peft_sst2.jsonl
+    --pretrain-rows 30000 --pretrain-epochs 2 --train-rows 8000 --epochs 3 \
+    --learning-rate 5e-3 --out runs/peft_sst2.jsonl
 ```
 """
 
