@@ -97,6 +97,8 @@ def freeze_body(model):
     """Freezes every layer of the body (the head is left as it is)."""
     for _, root in body_roots(model):
         root.trainable = True  # a frozen root would hide its new weights
+        for variable in root._trainable_variables:  # its own (an Embedding's)
+            variable.trainable = False
         for _, layer in named_layers(root):
             layer.trainable = False
 
