@@ -59,13 +59,35 @@ def test_save_and_load_by_layer_path(base_preset, tmp_path):
     lora.save_lora_weights(model, path)
     keys = set(np.load(path).keys())
     assert "backbone/encoder_block_1/self_attention_layer/query/lora_kernel_a" in keys
-    assert len(keys) == 2 * 2 * 2  # 2 blocks × (query, value) × (A, B)
+    lora_keys = {k for k in keys if "lora" in k}
+    assert len(lora_keys) == 2 * 2 * 2  # 2 blocks × (query, value) × (A, B)
+    assert keys - lora_keys == {"head/logits/kernel", "head/logits/bias", "__peft__"}
 
     # Other models built first shift Keras' automatic names: paths don't care.
     TransformerClassifier.from_preset("transformer_tiny", **TINY)
     restored = adapted(base_preset)
+    lora.load_lora_weights(restored, path)  # the head comes with the adapters
+    assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0))
+
+
+def test_files_without_the_head_still_load_with_a_warning(base_preset, tmp_path):
+    model = adapted(base_preset)
+    for layer in lora.lora_layers(model).values():
+        layer.lora_kernel_b.assign(np.ones(layer.lora_kernel_b.shape))
+    path = tmp_path / "old.lora.npz"
+    np.savez(
+        path,
+        **{
+            f"{layer_path}/{name}": getattr(layer, name).numpy()
+            for layer_path, layer in lora.lora_layers(model).items()
+            for name in lora.LORA_VARIABLES
+        },
+    )
+    restored = adapted(base_preset)
+    with pytest.warns(UserWarning, match="the head was not restored"):
+        lora.load_lora_weights(restored, path)
     restored.head.set_weights(model.head.get_weights())
-    lora.load_lora_weights(restored, path)
+    x, _ = marker_task(16, vocabulary_size=50)
     assert_allclose(restored.predict(x, verbose=0), model.predict(x, verbose=0))
 
 
