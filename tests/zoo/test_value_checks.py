@@ -67,7 +67,11 @@ def test_labels_outside_the_classes_are_refused_and_the_model_kept(
     before = [w.copy() for w in xla_model.get_weights()]
     labels = with_one(LABELS, 2, bad_label)
     for entry in ("fit", "evaluate"):
-        for data in (dataset(IDS, labels, batch_size=4), (IDS, labels)):
+        for data in (
+            dataset(IDS, labels, batch_size=4),
+            (IDS, labels),
+            (IDS, labels.tolist()),
+        ):
             args = (data,) if isinstance(data, tf.data.Dataset) else data
             with pytest.raises(ValueError, match=f"labels hold {bad_label}, but"):
                 getattr(xla_model, entry)(*args, verbose=0)
