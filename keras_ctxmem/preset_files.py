@@ -244,6 +244,6 @@ def verify_checksums(directory, skip=()):
         if file_sha256(path) != expected.lower():
             raise ValueError(
                 f"{os.path.join(directory, relative)} does not match its SHA-256 "
-                f"in {shown}: the file is corrupt or was changed after saving. "
-                "Refusing to load it."
+                f"in {shown}: the file is corrupt, truncated or was changed after "
+                "saving. Refusing to load it."
             )

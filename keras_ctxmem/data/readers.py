@@ -1,8 +1,9 @@
 """Readers for real datasets on disk: each returns an unbatched `tf.data.Dataset`.
 
 - `read_text_classification`: TSV/CSV text classification files (SST-2, AG News).
-  Elements: `(text: tf.string, label: int32)`. `read_ag_news_csv` reads the
-  official AG News CSV layout (class index 1-4, title, description), and
+  Elements: `(text: tf.string, label: int32)`. `stream_text_classification`
+  reads a file larger than memory as the dataset is iterated. `read_ag_news_csv`
+  reads the official AG News CSV layout (class index 1-4, title, description), and
   `read_labelled_texts` either layout for a model's label names.
 - `read_conll`: CoNLL-2003 style token tagging files, IOB1 or BIO tags, converted
   to BIO. Elements: `(words: tf.string (n,), tags: int32 (n,))`.
@@ -170,15 +171,21 @@ class TextClassificationData:
     dataset: tf.data.Dataset
     label_names: list
     num_examples: int
+    arrays: tuple = dataclasses.field(default=None, repr=False, compare=False)
 
-    def to_arrays(self):
+    def to_arrays(self, batch_size=65536):
         """`(texts, labels)`: an object array of str and an int32 array, in file
-        order, for `fit` and for splitting with numpy indexing."""
+        order, for `fit` and for splitting with numpy indexing. The arrays the
+        reader kept, else the dataset read `batch_size` examples at a time."""
+        if self.arrays is not None:
+            texts, labels = self.arrays
+            return texts.copy(), labels.copy()
         texts, labels = [], []
-        for text, label in self.dataset.as_numpy_iterator():
-            texts.append(text.decode("utf-8"))
+        for text, label in self.dataset.batch(batch_size).as_numpy_iterator():
+            texts.extend(t.decode("utf-8") for t in text)
             labels.append(label)
-        return np.array(texts, dtype=object), np.array(labels, dtype="int32")
+        labels = np.concatenate(labels) if labels else np.zeros(0)
+        return np.array(texts, dtype=object), labels.astype("int32")
 
 
 def _detect_delimiter(path, first_line):
@@ -190,26 +197,33 @@ def _detect_delimiter(path, first_line):
     return "\t" if "\t" in first_line else ","
 
 
-def _read_rows(path, delimiter, encoding="utf-8"):
-    """Non-blank csv rows with the 1-based line each starts on."""
+def _read_rows(path, delimiter, encoding="utf-8", limit=None):
+    """Non-blank csv rows with the 1-based line each starts on (the first
+    `limit` rows when given)."""
+    rows, lines = [], []
+    for row, line in itertools.islice(_iter_rows(path, delimiter, encoding), limit):
+        rows.append(row)
+        lines.append(line)
+    if not rows:
+        raise DataFormatError(path, 1, "the file holds no rows")
+    return rows, lines
+
+
+def _iter_rows(path, delimiter, encoding="utf-8"):
+    """`(row, line)` for each non-blank csv row, read as the file streams."""
     with _open_text(path, encoding, newline="") as f, _csv_fields_up_to():
         first_line = f.readline()
         f.seek(0)
         delimiter = delimiter or _detect_delimiter(path, first_line)
         reader = csv.reader(f, delimiter=delimiter, strict=True)
-        rows, lines = [], []
         next_line = 1
         try:
             for row in reader:
                 if any(cell.strip() for cell in row):
-                    rows.append(row)
-                    lines.append(next_line)
+                    yield row, next_line
                 next_line = reader.line_num + 1
         except csv.Error as error:
             raise DataFormatError(path, next_line, str(error)) from None
-    if not rows:
-        raise DataFormatError(path, 1, "the file holds no rows")
-    return rows, lines
 
 
 def _column_index(column, header, num_columns, path):
@@ -310,6 +324,33 @@ def read_text_classification(
         file order.
     """
     rows, lines = _read_rows(path, delimiter, encoding)
+    header, label_index, text_indices = _layout(
+        rows, lines, path, text_column, label_column, header, label_names
+    )
+    num_columns = len(rows[0])
+    if header:
+        rows, lines = rows[1:], lines[1:]
+
+    for row, line in zip(rows, lines, strict=True):
+        if len(row) != num_columns:
+            raise DataFormatError(
+                path, line, f"expected {num_columns} fields, found {len(row)}"
+            )
+    texts = [" ".join(row[i].strip() for i in text_indices) for row in rows]
+    cells = [row[label_index] for row in rows]
+    if label_map is not None:
+        cells = _map_labels(cells, label_map, path, lines)
+    ids, label_names = _label_ids(cells, label_names, path, lines)
+    texts = np.array(texts, dtype=object)
+    ids = np.array(ids, dtype="int32")
+    dataset = tf.data.Dataset.from_tensor_slices(
+        (tf.constant(texts, tf.string), tf.constant(ids, tf.int32))
+    )
+    return TextClassificationData(dataset, label_names, len(texts), (texts, ids))
+
+
+def _layout(rows, lines, path, text_column, label_column, header, label_names):
+    """`(header, label_index, text_indices)` of a file from its first rows."""
     num_columns = len(rows[0])
     by_name = isinstance(label_column, str) or any(
         isinstance(column, str)
@@ -331,7 +372,6 @@ def read_text_classification(
         rows, lines = rows[1:], lines[1:]
         if not rows:
             raise DataFormatError(path, 2, "the file holds a header and no rows")
-
     if label_column is None and names is not None:
         label_column = next((n for n in names if n.lower() in LABEL_COLUMN_NAMES), None)
     if label_column is None:
@@ -347,21 +387,89 @@ def read_text_classification(
         text_indices = [_column_index(c, names, num_columns, path) for c in columns]
     if not text_indices:
         raise DataFormatError(path, lines[0], "a single column: no text column")
+    return bool(header), label_index, text_indices
 
-    for row, line in zip(rows, lines, strict=True):
-        if len(row) != num_columns:
-            raise DataFormatError(
-                path, line, f"expected {num_columns} fields, found {len(row)}"
-            )
-    texts = [" ".join(row[i].strip() for i in text_indices) for row in rows]
-    cells = [row[label_index] for row in rows]
-    if label_map is not None:
-        cells = _map_labels(cells, label_map, path, lines)
-    ids, label_names = _label_ids(cells, label_names, path, lines)
-    dataset = tf.data.Dataset.from_tensor_slices(
-        (tf.constant(texts, tf.string), tf.constant(ids, tf.int32))
+
+def stream_text_classification(
+    path,
+    text_column=None,
+    label_column=None,
+    delimiter=None,
+    header="auto",
+    label_names=None,
+    label_map=None,
+    encoding="utf-8",
+    chunk_rows=4096,
+):
+    """Streams a TSV or CSV file into `tf.data`, for files larger than memory.
+
+    Takes `read_text_classification`'s arguments. The header and the columns
+    are settled from the first 1,000 rows; then the file is read as the
+    dataset is iterated, `chunk_rows` rows at a time, so memory stays flat
+    whatever the file's size. Labels must be known without reading the whole
+    file: names from `label_names` (or `label_map` into them), or integers kept
+    as ids. A malformed row stops the iteration with its file and line.
+
+    Returns:
+        `TextClassificationData` with `num_examples` None (unknown until read)
+        and `label_names` as given (None for integer labels).
+
+    Example:
+    ```python
+    import os, tempfile
+    from keras_ctxmem.data.readers import stream_text_classification
+    path = os.path.join(tempfile.mkdtemp(), "big.tsv")
+    with open(path, "w") as f:
+        f.write("text\tlabel\n" + "a fine film\t1\na dull film\t0\n" * 1000)
+    batches = stream_text_classification(path).dataset.batch(256)
+    ```
+    """
+    head, head_lines = _read_rows(path, delimiter, encoding, limit=1000)
+    has_header, label_index, text_indices = _layout(
+        head, head_lines, path, text_column, label_column, header, label_names
     )
-    return TextClassificationData(dataset, label_names, len(texts))
+    num_columns = len(head[0])
+    if label_names is not None:
+        label_names = [str(name) for name in label_names]
+
+    def chunks():
+        rows = _iter_rows(path, delimiter, encoding)
+        if has_header:
+            next(rows)
+        while True:
+            chunk = list(itertools.islice(rows, chunk_rows))
+            if not chunk:
+                return
+            for row, line in chunk:
+                if len(row) != num_columns:
+                    raise DataFormatError(
+                        path, line, f"expected {num_columns} fields, found {len(row)}"
+                    )
+            lines = [line for _, line in chunk]
+            cells = [row[label_index] for row, _ in chunk]
+            if label_map is not None:
+                cells = _map_labels(cells, label_map, path, lines)
+            if label_names is None:
+                for cell, line in zip(cells, lines, strict=True):
+                    if not _INTEGER.fullmatch(cell.strip()):
+                        raise DataFormatError(
+                            path,
+                            line,
+                            f"label {cell.strip()!r} is not an integer: streaming "
+                            "needs `label_names` for named labels",
+                        )
+            ids, _ = _label_ids(cells, label_names, path, lines)
+            texts = [" ".join(row[i].strip() for i in text_indices) for row, _ in chunk]
+            yield np.array(texts, dtype=object), np.array(ids, dtype="int32")
+
+    dataset = tf.data.Dataset.from_generator(
+        chunks,
+        output_signature=(
+            tf.TensorSpec([None], tf.string),
+            tf.TensorSpec([None], tf.int32),
+        ),
+    ).unbatch()
+    return TextClassificationData(dataset, label_names, None)
 
 
 def _map_labels(cells, label_map, path, lines):

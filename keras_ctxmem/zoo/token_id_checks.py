@@ -202,6 +202,8 @@ def _label_message(label, num_classes, ignore_class):
 def check_model_labels(model, y):
     """Checks labels given as arrays against `model.label_limits()`."""
     limits = model.label_limits()
+    if isinstance(y, (list, tuple)):
+        y = np.asarray(y)
     if limits is not None and (isinstance(y, np.ndarray) or _checkable(y)):
         check_label_values(y, *limits)
 

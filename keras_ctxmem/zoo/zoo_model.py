@@ -435,6 +435,30 @@ class ZooModel(keras.Model):
             return validation_data
         return self._checked_inputs(validation_data)
 
+    def _run_checked(self, run):
+        """`run()` (a Keras loop), a failed value check made a clear error.
+
+        On JAX, Keras detaches the variables' values while it loops and puts
+        them back at the end: an error while reading a batch would leave the
+        model without weights. They are put back here.
+        """
+        if keras.backend.backend() != "jax":
+            return value_check_errors(run)
+        variables = {id(v): v for v in self.variables}
+        if getattr(self, "optimizer", None) is not None:
+            variables.update({id(v): v for v in self.optimizer.variables})
+        variables.update({id(v): v for v in self.metrics_variables})
+        values = [(v, v._value) for v in variables.values()]
+        try:
+            return value_check_errors(run)
+        except BaseException:
+            self.jax_state_sync()
+            self._jax_state = None
+            for variable, value in values:
+                if variable._value is None:
+                    variable._value = value
+            raise
+
     def fit(self, x=None, y=None, batch_size=None, validation_data=None, **kwargs):
         check_has_examples(x, "fit")
         if contains_strings(x):
@@ -458,7 +482,7 @@ class ZooModel(keras.Model):
                     preprocess=self.preprocess_features,
                 )
             validation_data = self._checked_validation_data(validation_data)
-        return value_check_errors(
+        return self._run_checked(
             lambda: super(ZooModel, self).fit(
                 x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
             )
@@ -476,7 +500,7 @@ class ZooModel(keras.Model):
             )
             y = batch_size = None
         x = self._checked_inputs(x, y)
-        return value_check_errors(
+        return self._run_checked(
             lambda: super(ZooModel, self).evaluate(
                 x, y, batch_size=batch_size, **kwargs
             )
@@ -491,7 +515,7 @@ class ZooModel(keras.Model):
             batch_size = None
         x = self._checked_inputs(x, labels=False)
         try:
-            return value_check_errors(
+            return self._run_checked(
                 lambda: super(ZooModel, self).predict(
                     x, batch_size=batch_size, **kwargs
                 )

@@ -16,6 +16,7 @@ from keras_ctxmem.data.readers import (
     read_conll,
     read_image_text_pairs,
     read_text_classification,
+    stream_text_classification,
 )
 
 
@@ -179,3 +180,32 @@ def test_a_corrupt_image_is_reported_with_its_entry_when_read(image_root, conten
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert read_image_text_pairs(path, check_images=False).num_examples == 2
+
+
+# -- large files --------------------------------------------------------------
+
+
+def test_streaming_gives_what_reading_gives(tmp_path):
+    lines = [f"text {i}, with a comma\t{i % 3}" for i in range(2500)]
+    path = write(tmp_path / "big.tsv", "sentence\tlabel\n" + "\n".join(lines))
+    read = read_text_classification(path)
+    streamed = stream_text_classification(path, chunk_rows=300)
+    assert streamed.num_examples is None and streamed.label_names is None
+    for (a_texts, a_labels), (b_texts, b_labels) in [
+        (read.to_arrays(), streamed.to_arrays(batch_size=700))
+    ]:
+        assert a_texts.tolist() == b_texts.tolist() and len(a_texts) == 2500
+        np.testing.assert_array_equal(a_labels, b_labels)
+    assert [int(y) for _, y in streamed.dataset.take(4)] == [0, 1, 2, 0]
+
+
+def test_streaming_reports_bad_rows_and_needs_names_for_named_labels(tmp_path):
+    lines = ["ok\t1"] * 1500 + ["broken row"] + ["ok\t0"]
+    path = write(tmp_path / "bad.tsv", "\n".join(lines))
+    with pytest.raises(Exception, match="bad.tsv, line 1501: expected 2 fields"):
+        list(stream_text_classification(path).dataset)
+    path = write(tmp_path / "named.tsv", "a fine film\tpos\na dull film\tneg\n")
+    with pytest.raises(Exception, match="needs `label_names`"):
+        list(stream_text_classification(path).dataset)
+    named = stream_text_classification(path, label_names=["neg", "pos"])
+    assert named.to_arrays()[1].tolist() == [1, 0]

@@ -1,5 +1,6 @@
 """Presets come from anywhere: bad ones fail early, clearly, and run no code."""
 
+import contextlib
 import json
 import os
 
@@ -8,6 +9,7 @@ import pytest
 from keras.src.saving import saving_lib
 
 from keras_ctxmem.zoo import LSTMClassifier, TransformerClassifier, load_preset
+from keras_ctxmem.preset_files import write_checksums
 from tests.helpers import assert_allclose
 
 TOKENS = np.array([[5, 9, 3, 0]])
@@ -142,6 +144,10 @@ def text_preset(tmp_path):
 
 
 def assert_refused(directory, message, secret_text=SECRET):
+    # An attacker ships checksums that match the files: the checks behind the
+    # checksums must hold on their own.
+    with contextlib.suppress(ValueError):
+        write_checksums(directory)
     with pytest.raises(ValueError, match=message) as error:
         load_preset(directory)
     assert secret_text not in str(error.value)
