@@ -115,6 +115,51 @@ def check_config_paths(config, config_path):
             )
 
 
+MAX_CONFIG_SIZE = 2**22
+"""The largest size a preset's configuration may ask for (`vocabulary_size`,
+`max_sequence_length`, `hidden_dim`, ...): 4,194,304."""
+MAX_CONFIG_ELEMENTS = 2**30
+"""The most elements two sizes of one configuration may multiply to (a
+`vocabulary_size` × `hidden_dim` embedding): 2**30, 4 GiB of float32."""
+
+
+def check_config_sizes(config, config_path):
+    """Raises before anything is allocated if a configuration asks for sizes
+    no model of this zoo uses: a whole number beyond ±`MAX_CONFIG_SIZE`, or
+    two of them whose product passes `MAX_CONFIG_ELEMENTS` (a
+    vocabulary of a million ids is allowed, a million × a million is not)."""
+    sizes = sorted(
+        (abs(value), key_path)
+        for key_path, value in _numbers(config, "")
+        if not key_path.endswith(("seed", "epsilon"))
+    )
+    for value, key_path in sizes:
+        if value > MAX_CONFIG_SIZE:
+            raise UnsafePresetError(
+                f"{config_path}: `{key_path}` is {value:,} in size, above "
+                f"{MAX_CONFIG_SIZE:,}: refused before allocating anything."
+            )
+    if len(sizes) >= 2 and sizes[-1][0] * sizes[-2][0] > MAX_CONFIG_ELEMENTS:
+        (largest, first), (second, other) = sizes[-1], sizes[-2]
+        raise UnsafePresetError(
+            f"{config_path}: `{first}` ({largest:,}) × `{other}` ({second:,}) "
+            f"passes {MAX_CONFIG_ELEMENTS:,} elements: refused before "
+            "allocating anything."
+        )
+
+
+def _numbers(value, key_path):
+    """`(key path, int)` of every whole number in a JSON value (not bools)."""
+    if isinstance(value, dict):
+        for key, item in value.items():
+            yield from _numbers(item, f"{key_path}.{key}" if key_path else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _numbers(item, f"{key_path}[{index}]")
+    elif isinstance(value, int) and not isinstance(value, bool):
+        yield key_path, value
+
+
 def check_weights_file(path):
     """Raises unless the HDF5 file keeps all its data in itself: no external
     link, no dataset stored in or mapped from another file."""

@@ -32,6 +32,7 @@ from keras_ctxmem import __version__
 from keras_ctxmem.layers.dropout import use_philox_dropout
 from keras_ctxmem.preset_files import (
     check_config_paths,
+    check_config_sizes,
     check_preset_directory,
     check_weights_file,
     preset_checksums,
@@ -127,6 +128,7 @@ def _read_config(directory):
     if not isinstance(serialized["config"], dict):
         raise ValueError(f"{config_path}: 'config' is not a JSON object.")
     check_config_paths(serialized, config_path)
+    check_config_sizes(serialized["config"], config_path)
     return serialized
 
 

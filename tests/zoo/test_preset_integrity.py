@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from keras_ctxmem.preprocessing import TextPreprocessor
-from keras_ctxmem.zoo import LSTMClassifier, load_preset
 from keras_ctxmem.preset_files import UnsafePresetError, verify_checksums
+from keras_ctxmem.zoo import LSTMClassifier, load_preset
 from keras_ctxmem.zoo.presets import trained_presets
 
 

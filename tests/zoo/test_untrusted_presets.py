@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from keras.src.saving import saving_lib
 
-from keras_ctxmem.zoo import LSTMClassifier, TransformerClassifier, load_preset
 from keras_ctxmem.preset_files import write_checksums
+from keras_ctxmem.zoo import LSTMClassifier, TransformerClassifier, load_preset
 from tests.helpers import assert_allclose
 
 TOKENS = np.array([[5, 9, 3, 0]])
@@ -46,6 +46,26 @@ def test_bad_config_field_is_named(preset_dir, field, value, message):
     edit_config(preset_dir, lambda c: c["config"].update({field: value}))
     with pytest.raises(ValueError, match=message):
         LSTMClassifier.from_preset(preset_dir)
+
+
+@pytest.mark.parametrize(
+    "overrides,message",
+    [
+        ({"vocabulary_size": 10**12}, "`vocabulary_size` is 1,000,000,000,000"),
+        ({"hidden_dim": -(10**9)}, "`hidden_dim` is 1,000,000,000 in size"),
+        (
+            {"vocabulary_size": 4_000_000, "embedding_dim": 4_000_000},
+            "passes 1,073,741,824 elements",
+        ),
+    ],
+)
+def test_sizes_no_model_uses_are_refused_before_allocating(
+    preset_dir, overrides, message
+):
+    edit_config(preset_dir, lambda c: c["config"].update(overrides))
+    # Refused while reading the configuration: a 10**12-row embedding would
+    # otherwise be allocated before any constructor check could run.
+    assert_refused(preset_dir, message)
 
 
 def test_config_that_is_not_json_is_named(preset_dir):
