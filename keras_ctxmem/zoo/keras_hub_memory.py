@@ -52,10 +52,11 @@ from keras_ctxmem.zoo.heads import LogitsHead
 from keras_ctxmem.zoo.memory_transformer import (
     RECURRENCES,
     TASKS,
+    TokenOrSequenceTask,
     feed_forward_rows,
     scan_segments,
 )
-from keras_ctxmem.zoo.transformer import TokenAccuracy, last_token
+from keras_ctxmem.zoo.transformer import last_token
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 SUPPORTED_BACKBONES = (
@@ -313,7 +314,7 @@ class KerasHubMemoryEncoder(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
-class KerasHubMemoryTransformer(ZooModel):
+class KerasHubMemoryTransformer(TokenOrSequenceTask, ZooModel):
     """A keras-hub encoder extended to any length with memory (RMT), plus a head.
 
     Args:
@@ -433,18 +434,6 @@ class KerasHubMemoryTransformer(ZooModel):
     def token_id_limits(self):
         # Any length: the backbone's `max_sequence_length` bounds a window only.
         return {"token_ids": (self.backbone.vocabulary_size, None)}
-
-    def default_loss(self):
-        if self.task == "token":
-            return keras.losses.SparseCategoricalCrossentropy(
-                from_logits=True, ignore_class=-1
-            )
-        return super().default_loss()
-
-    def default_metrics(self):
-        if self.task == "token":
-            return [TokenAccuracy(name="accuracy")]
-        return super().default_metrics()
 
     def get_config(self):
         config = super().get_config()

@@ -512,8 +512,25 @@ class RecurrentMemoryEncoder(keras.layers.Layer):
         return config
 
 
+class TokenOrSequenceTask:
+    """Loss and metrics of a model whose `task` is `"token"` (a class per
+    token, -1 ignored) or `"sequence"` (the `ZooModel` defaults)."""
+
+    def default_loss(self):
+        if self.task == "token":
+            return keras.losses.SparseCategoricalCrossentropy(
+                from_logits=True, ignore_class=-1
+            )
+        return super().default_loss()
+
+    def default_metrics(self):
+        if self.task == "token":
+            return [TokenAccuracy(name="accuracy")]
+        return super().default_metrics()
+
+
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
-class MemoryTransformer(ZooModel):
+class MemoryTransformer(TokenOrSequenceTask, ZooModel):
     """Recurrent Memory Transformer for token or sequence classification.
 
     Args:
@@ -679,18 +696,6 @@ class MemoryTransformer(ZooModel):
     def from_config(cls, config):
         # Saved before `position_encoding` existed: learned positions then.
         return super().from_config({"position_encoding": "learned", **config})
-
-    def default_loss(self):
-        if self.task == "token":
-            return keras.losses.SparseCategoricalCrossentropy(
-                from_logits=True, ignore_class=-1
-            )
-        return super().default_loss()
-
-    def default_metrics(self):
-        if self.task == "token":
-            return [TokenAccuracy(name="accuracy")]
-        return super().default_metrics()
 
     def get_config(self):
         config = super().get_config()
