@@ -236,6 +236,7 @@ def test_preset_round_trip_and_overrides(tmp_path):
     assert two_hops.attention_weights(INPUTS).shape == (3, 2, 6)
     assert set(MemoryNetwork.presets) == {
         "babi_memory_network_joint",  # trained, shipped with the package
+        "babi_memory_network_10k",
         "memory_network_tiny",
         "memory_network_small",
         "memory_network_base",
