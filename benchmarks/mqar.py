@@ -32,9 +32,9 @@ from keras_ctxmem.data.synthetic import (
     vocabulary_size_for,
 )
 from keras_ctxmem.zoo import (
-    MemoryTransformer,
     TokenAccuracy,
     TransformerTokenClassifier,
+    create_model,
 )
 
 MODELS = ("lstm", "transformer", "memory_transformer")
@@ -48,8 +48,9 @@ def build(name, args, vocabulary_size):
         "intermediate_dim": 4 * args.hidden_dim,
     }
     if name == "transformer":
-        return TransformerTokenClassifier.from_preset(
+        return create_model(
             "transformer_tiny",
+            model_class=TransformerTokenClassifier,
             vocabulary_size=vocabulary_size,
             num_classes=args.num_values,
             max_sequence_length=args.length,
@@ -57,7 +58,7 @@ def build(name, args, vocabulary_size):
             **width,
         )
     if name == "memory_transformer":
-        return MemoryTransformer.from_preset(
+        return create_model(
             "memory_transformer_tiny",
             vocabulary_size=vocabulary_size,
             num_classes=args.num_values,

@@ -1,6 +1,6 @@
 """Int8 weight quantization of `transformer_small` on SST-2: accuracy and size.
 
-Trains `TransformerClassifier.from_preset("transformer_small")` with a WordPiece
+Trains `create_model("transformer_small")` with a WordPiece
 `TextPreprocessor` learnt from the training texts, then quantizes it with
 `model.quantize("int8")` (Keras 3: int8 weights with per-channel scales for the
 `Dense`, `EinsumDense` and `Embedding` layers) and exports both the float32 and
@@ -34,7 +34,7 @@ import tensorflow as tf  # noqa: E402
 
 from keras_ctxmem.export import export_saved_model  # noqa: E402
 from keras_ctxmem.preprocessing import TextPreprocessor  # noqa: E402
-from keras_ctxmem.zoo import TransformerClassifier  # noqa: E402
+from keras_ctxmem.zoo import create_model  # noqa: E402
 
 
 def read_sst2(path):
@@ -119,7 +119,7 @@ def main(argv=None):
         vocabulary_size=args.vocabulary_size,
         sequence_length=args.sequence_length,
     )
-    model = TransformerClassifier.from_preset(
+    model = create_model(
         "transformer_small",
         preprocessor=preprocessor,
         num_classes=2,

@@ -21,7 +21,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from keras_ctxmem.zoo import TransformerClassifier
+from keras_ctxmem.zoo import create_model
 from keras_ctxmem.zoo.token_id_checks import checked_dataset
 
 
@@ -48,7 +48,7 @@ def main():
     parser.add_argument("--blocks", type=int, default=5)
     args = parser.parse_args()
 
-    model = TransformerClassifier.from_preset("transformer_tiny", num_classes=2)
+    model = create_model("transformer_tiny", num_classes=2)
     model.compile(jit_compile=False)
     rng = np.random.default_rng(0)
     ids = rng.integers(0, 1000, (args.rows, args.length), dtype="int32")

@@ -11,10 +11,10 @@ Example (one process per host, `TF_CONFIG` set, the same command on each):
 ```python
 import numpy as np
 from keras_ctxmem.training import train
-from keras_ctxmem.zoo import LSTMClassifier
+from keras_ctxmem.zoo import create_model
 x, y = np.random.randint(1, 50, (64, 10)), np.random.randint(0, 2, 64)
 model, history = train(
-    lambda: LSTMClassifier.from_preset("lstm_tiny", vocabulary_size=50),
+    lambda: create_model("lstm_tiny", vocabulary_size=50),
     x, y, epochs=2, strategy="multi_worker",
 )
 print(history.history["loss"])  # the same on every worker

@@ -9,9 +9,9 @@ each weights and asset file (`"sha256"`), checked before they are read.
 
 Example:
 ```python
-from keras_ctxmem.zoo import LSTMClassifier
+from keras_ctxmem.zoo import create_model
 from keras_ctxmem.preset_files import check_preset_directory
-LSTMClassifier.from_preset("lstm_tiny").save_to_preset("/tmp/lstm_preset")
+create_model("lstm_tiny").save_to_preset("/tmp/lstm_preset")
 check_preset_directory("/tmp/lstm_preset")  # raises ValueError if unsafe
 ```
 """
@@ -241,9 +241,9 @@ def write_checksums(directory):
 
     Example:
     ```python
-    from keras_ctxmem.zoo import LSTMClassifier
+    from keras_ctxmem.zoo import create_model
     from keras_ctxmem.preset_files import write_checksums
-    LSTMClassifier.from_preset("lstm_tiny").save_to_preset("/tmp/lstm_preset")
+    create_model("lstm_tiny").save_to_preset("/tmp/lstm_preset")
     write_checksums("/tmp/lstm_preset")
     ```
     """

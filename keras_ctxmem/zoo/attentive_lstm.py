@@ -3,8 +3,8 @@
 Example:
 ```python
 import numpy as np
-from keras_ctxmem.zoo import AttentiveLSTMClassifier
-model = AttentiveLSTMClassifier.from_preset("attentive_lstm_tiny", num_classes=2)
+from keras_ctxmem.zoo import create_model
+model = create_model("attentive_lstm_tiny", num_classes=2)
 logits = model.predict(np.array([[5, 9, 3, 0, 0]]))
 weights = model.attention_weights(np.array([[5, 9, 3, 0, 0]]))  # (1, 5)
 ```

@@ -3,8 +3,8 @@
 Example:
 ```python
 import numpy as np
-from keras_ctxmem.zoo import LSTMClassifier
-model = LSTMClassifier.from_preset("lstm_tiny", num_classes=2)
+from keras_ctxmem.zoo import create_model
+model = create_model("lstm_tiny", num_classes=2)  # an LSTMClassifier
 logits = model.predict(np.array([[5, 9, 3, 0, 0]]))
 ```
 """

@@ -13,10 +13,10 @@ classifier takes the embedding and LSTM weights and adds a fresh head.
 Example:
 ```python
 from keras_ctxmem.preprocessing import TextPreprocessor
-from keras_ctxmem.zoo import LSTMClassifier, LSTMMaskedLM
+from keras_ctxmem.zoo import LSTMClassifier, LSTMMaskedLM, create_model
 texts = ["a charming film", "a dull film", "charming and warm"] * 20
 pre = TextPreprocessor.from_corpus(texts, vocabulary_size=60, sequence_length=8)
-masked_lm = LSTMMaskedLM.from_preset("lstm_tiny", preprocessor=pre)
+masked_lm = create_model("lstm_tiny", model_class=LSTMMaskedLM, preprocessor=pre)
 masked_lm.compile()
 masked_lm.fit(texts, epochs=2, batch_size=16, verbose=0)
 masked_lm.save_to_preset("/tmp/lstm_pretrained")

@@ -9,10 +9,12 @@ fresh masks.
 Example:
 ```python
 from keras_ctxmem.preprocessing import TextPreprocessor
-from keras_ctxmem.zoo import TransformerClassifier, TransformerMaskedLM
+from keras_ctxmem.zoo import TransformerClassifier, TransformerMaskedLM, create_model
 texts = ["a charming film", "a dull film", "charming and warm"] * 20
 pre = TextPreprocessor.from_corpus(texts, vocabulary_size=60, sequence_length=8)
-masked_lm = TransformerMaskedLM.from_preset("transformer_tiny", preprocessor=pre)
+masked_lm = create_model(
+    "transformer_tiny", model_class=TransformerMaskedLM, preprocessor=pre
+)
 masked_lm.compile()
 masked_lm.fit(texts, epochs=2, batch_size=16, verbose=0)
 masked_lm.save_backbone_to_preset("/tmp/pretrained")

@@ -11,8 +11,8 @@ change the output.
 Example:
 ```python
 import numpy as np
-from keras_ctxmem.zoo import MemoryNetwork
-model = MemoryNetwork.from_preset("memory_network_tiny", vocabulary_size=20)
+from keras_ctxmem.zoo import create_model
+model = create_model("memory_network_tiny", vocabulary_size=20)
 inputs = {
     "story": np.array([[[4, 5, 6, 7, 0], [8, 5, 6, 9, 0], [0, 0, 0, 0, 0]]]),
     "question": np.array([[10, 11, 4]]),

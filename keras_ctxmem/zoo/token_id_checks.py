@@ -219,9 +219,9 @@ def checked_dataset(model, dataset, labels=True):
     ```python
     import numpy as np
     import tensorflow as tf
-    from keras_ctxmem.zoo import LSTMClassifier
+    from keras_ctxmem.zoo import create_model
     from keras_ctxmem.zoo.token_id_checks import checked_dataset
-    model = LSTMClassifier.from_preset("lstm_tiny", num_classes=2)
+    model = create_model("lstm_tiny", num_classes=2)
     data = tf.data.Dataset.from_tensor_slices((np.ones((4, 5), "int32"), [0, 1, 1, 0]))
     data = checked_dataset(model, data.batch(2))
     ```

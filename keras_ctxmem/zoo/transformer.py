@@ -6,8 +6,8 @@ gives the same result however far it is right-padded.
 Example:
 ```python
 import numpy as np
-from keras_ctxmem.zoo import TransformerClassifier
-model = TransformerClassifier.from_preset("transformer_tiny", num_classes=2)
+from keras_ctxmem.zoo import create_model
+model = create_model("transformer_tiny", num_classes=2)  # a TransformerClassifier
 logits = model.predict(np.array([[5, 9, 3, 0, 0]]))
 ```
 """
@@ -61,8 +61,8 @@ class TransformerBackbone(ZooModel, keras_hub.models.Backbone):
     Example:
     ```python
     import numpy as np
-    from keras_ctxmem.zoo import TransformerBackbone
-    backbone = TransformerBackbone.from_preset("transformer_tiny")
+    from keras_ctxmem.zoo import TransformerBackbone, create_model
+    backbone = create_model("transformer_tiny", model_class=TransformerBackbone)
     features = backbone.predict(np.array([[5, 9, 3, 0]]))  # (1, 4, 32)
     ```
     """
@@ -219,8 +219,8 @@ class TransformerClassifier(TransformerTask):
     Example:
     ```python
     import numpy as np
-    from keras_ctxmem.zoo import TransformerClassifier
-    model = TransformerClassifier.from_preset("transformer_tiny", num_classes=3)
+    from keras_ctxmem.zoo import create_model
+    model = create_model("transformer_tiny", num_classes=3)
     model.compile()  # AdamW, cross-entropy, accuracy
     model.fit(np.array([[4, 7, 0], [9, 2, 5]]), np.array([0, 2]), verbose=0)
     ```
@@ -282,8 +282,10 @@ class TransformerTokenClassifier(TransformerTask):
     Example:
     ```python
     import numpy as np
-    from keras_ctxmem.zoo import TransformerTokenClassifier
-    model = TransformerTokenClassifier.from_preset("transformer_tiny", num_classes=5)
+    from keras_ctxmem.zoo import TransformerTokenClassifier, create_model
+    model = create_model(
+        "transformer_tiny", model_class=TransformerTokenClassifier, num_classes=5
+    )
     tags = model.predict(np.array([[4, 7, 0]])).argmax(-1)  # (1, 3)
     ```
     """
