@@ -35,8 +35,9 @@ import keras
 import numpy as np
 
 from keras_ctxmem.data.readers import BabiData, babi_vocabulary
+from keras_ctxmem.layers.memn2n import MemoryAttention
 from keras_ctxmem.metrics import qa_accuracy_table
-from keras_ctxmem.zoo.memory_network import MemoryAttention, MemoryNetwork
+from keras_ctxmem.zoo.memory_network import MemoryNetwork
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Reusable Keras layers: attention pooling, context memory and fusion."""
+"""Reusable Keras layers: attention pooling, context memory, fusion, memory
+cells (MemN2N, RMT, Transformer-XL), rotary encoder blocks and heads."""
 
 from keras_ctxmem.layers.attention import AttentionPooling
 from keras_ctxmem.layers.char_cnn import CharCNN
@@ -8,11 +9,26 @@ from keras_ctxmem.layers.dropout import (
     TokenDropout,
     use_philox_dropout,
 )
+from keras_ctxmem.layers.encoder_blocks import (
+    RotaryEncoderBlock,
+    RotaryMultiHeadAttention,
+)
 from keras_ctxmem.layers.fusion import (
     ConcatFusion,
     CrossModalAttention,
     FiLM,
     GatedMultimodalUnit,
 )
+from keras_ctxmem.layers.heads import LogitsHead
+from keras_ctxmem.layers.memn2n import (
+    BagOfWords,
+    MemoryAges,
+    MemoryAttention,
+    TemporalEncoding,
+)
 from keras_ctxmem.layers.memory import ContextMemory, ContextMemoryCell
 from keras_ctxmem.layers.pooling import MaskedMaxPooling, MaskedMeanPooling
+from keras_ctxmem.layers.recurrent_memory import (
+    RecurrentMemoryCell,
+    RecurrentMemoryEncoder,
+)

@@ -13,7 +13,7 @@ class LogitsHead(keras.layers.Layer):
     Example:
     ```python
     import numpy as np
-    from keras_ctxmem.zoo.heads import LogitsHead
+    from keras_ctxmem.layers.heads import LogitsHead
     logits = LogitsHead(num_classes=3)(np.ones((2, 8)))  # (2, 3), float32
     ```
     """

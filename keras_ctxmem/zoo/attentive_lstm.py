@@ -13,7 +13,7 @@ weights = model.attention_weights(np.array([[5, 9, 3, 0, 0]]))  # (1, 5)
 import keras
 
 from keras_ctxmem.layers import AttentionPooling
-from keras_ctxmem.zoo.heads import LogitsHead
+from keras_ctxmem.layers.heads import LogitsHead
 from keras_ctxmem.zoo.recurrent import lstm_stack
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 

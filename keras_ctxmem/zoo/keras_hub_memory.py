@@ -48,15 +48,11 @@ import keras
 import keras_hub
 from keras import ops
 
-from keras_ctxmem.zoo.heads import LogitsHead
-from keras_ctxmem.zoo.memory_transformer import (
-    RECURRENCES,
-    TASKS,
-    TokenOrSequenceTask,
-    feed_forward_rows,
-    scan_segments,
-)
-from keras_ctxmem.zoo.transformer import last_token
+from keras_ctxmem.layers.encoder_blocks import feed_forward_rows
+from keras_ctxmem.layers.heads import LogitsHead
+from keras_ctxmem.layers.masks import last_token
+from keras_ctxmem.layers.recurrent_memory import RECURRENCES, scan_segments
+from keras_ctxmem.zoo.memory_transformer import TASKS, TokenOrSequenceTask
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 SUPPORTED_BACKBONES = (

@@ -12,7 +12,7 @@ logits = model.predict(np.array([[5, 9, 3, 0, 0]]))
 import keras
 
 from keras_ctxmem.layers import MaskedMaxPooling, MaskedMeanPooling
-from keras_ctxmem.zoo.heads import LogitsHead
+from keras_ctxmem.layers.heads import LogitsHead
 from keras_ctxmem.zoo.lstm_masked_lm import LSTMMaskedLM
 from keras_ctxmem.zoo.recurrent import final_lstm, lstm_stack
 from keras_ctxmem.zoo.zoo_model import (

@@ -22,8 +22,8 @@ tags = model.predict_tags(pre(sentences))  # (2, 4) tag ids, 0 on padding
 import keras
 
 from keras_ctxmem.layers import CRF, CharCNN, CRFLoss, TokenDropout
+from keras_ctxmem.layers.heads import LogitsHead
 from keras_ctxmem.preprocessing.words import CASES
-from keras_ctxmem.zoo.heads import LogitsHead
 from keras_ctxmem.zoo.recurrent import lstm_stack
 from keras_ctxmem.zoo.transformer import TokenAccuracy
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes

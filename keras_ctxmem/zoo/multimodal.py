@@ -31,8 +31,8 @@ from keras_ctxmem.layers import (
     GatedMultimodalUnit,
     MaskedMeanPooling,
 )
-from keras_ctxmem.zoo.heads import LogitsHead
-from keras_ctxmem.zoo.transformer import padding_mask_from
+from keras_ctxmem.layers.heads import LogitsHead
+from keras_ctxmem.layers.masks import padding_mask_from
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 FUSIONS = ("concat", "gated", "film", "cross_attention")

@@ -38,8 +38,9 @@ import keras
 import keras_hub
 import numpy as np
 
-from keras_ctxmem.zoo.heads import LogitsHead
-from keras_ctxmem.zoo.transformer import TokenAccuracy, padding_mask_from
+from keras_ctxmem.layers.heads import LogitsHead
+from keras_ctxmem.layers.masks import padding_mask_from
+from keras_ctxmem.zoo.transformer import TokenAccuracy
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 ARCHITECTURES = ("lstm", "transformer")

@@ -18,7 +18,8 @@ import keras
 import keras_hub
 
 from keras_ctxmem.layers import MaskedMeanPooling
-from keras_ctxmem.zoo.heads import LogitsHead
+from keras_ctxmem.layers.heads import LogitsHead
+from keras_ctxmem.layers.masks import last_token, padding_mask_from
 from keras_ctxmem.zoo.zoo_model import (
     ZooModel,
     check_rate,
@@ -27,18 +28,6 @@ from keras_ctxmem.zoo.zoo_model import (
 )
 
 POOLINGS = ("mean", "last")
-
-
-def padding_mask_from(token_ids):
-    """True at real tokens, False at the padding id 0."""
-    return keras.ops.not_equal(token_ids, 0)
-
-
-def last_token(sequence, padding_mask):
-    """The features of each sequence's last real (unpadded) token."""
-    length = keras.ops.sum(keras.ops.cast(padding_mask, "int32"), axis=1)
-    index = keras.ops.maximum(length - 1, 0)[:, None, None]
-    return keras.ops.take_along_axis(sequence, index, axis=1)[:, 0, :]
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")

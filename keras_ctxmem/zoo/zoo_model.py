@@ -29,7 +29,13 @@ import tensorflow as tf
 from keras.src.saving import saving_lib
 
 from keras_ctxmem import __version__
+from keras_ctxmem.compile_defaults import default_optimizer, resolve_jit_compile
+from keras_ctxmem.layers.arguments import check_rate  # noqa: F401 (re-exported)
 from keras_ctxmem.layers.dropout import use_philox_dropout
+from keras_ctxmem.preprocessing.string_inputs import (
+    contains_strings,
+    preprocessed_dataset,
+)
 from keras_ctxmem.preset_files import (
     check_config_paths,
     check_config_sizes,
@@ -47,14 +53,12 @@ from keras_ctxmem.registry import (
     preset_info,
     trained_presets,
 )
-from keras_ctxmem.training import default_optimizer, resolve_jit_compile
 from keras_ctxmem.zoo import preset_writes
 from keras_ctxmem.zoo.registry import (
     create_model,
     model_builder,
     with_preprocessor_sizes,
 )
-from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
 from keras_ctxmem.zoo.token_id_checks import (
     check_has_examples,
     check_model_labels,
@@ -159,12 +163,6 @@ def check_sizes(**sizes):
             raise ValueError(
                 f"`{name}` must be a positive integer. Received: {value!r}"
             )
-
-
-def check_rate(name, value):
-    """Raises a ValueError unless `value` is a rate in [0, 1)."""
-    if not isinstance(value, (int, float)) or not 0 <= value < 1:
-        raise ValueError(f"`{name}` must be in [0, 1). Received: {value!r}")
 
 
 class classproperty(property):

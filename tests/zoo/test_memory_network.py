@@ -4,13 +4,13 @@ import keras
 import numpy as np
 import pytest
 
-from keras_ctxmem.zoo import MemoryNetwork
-from keras_ctxmem.zoo.memory_network import (
-    LinearStart,
+from keras_ctxmem.layers.memn2n import (
     MemoryAges,
     MemoryAttention,
     position_encoding_weights,
 )
+from keras_ctxmem.zoo import MemoryNetwork
+from keras_ctxmem.zoo.memory_network import LinearStart
 from tests.helpers import assert_allclose, assert_keras_file_round_trip, run_under_jax
 
 PEOPLE = ["mary", "john", "sandra", "daniel"]

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from keras_ctxmem.data.synthetic import associative_recall, copy_task
+from keras_ctxmem.layers.encoder_blocks import RotaryEncoderBlock
 from keras_ctxmem.zoo import MemoryTransformer, TransformerClassifier
-from keras_ctxmem.zoo.memory_transformer import RotaryEncoderBlock
 from tests.helpers import (
     assert_allclose,
     assert_keras_file_round_trip,
