@@ -244,7 +244,10 @@ def _validation_loss(validation_step, model, x, y, batch_size=256):
 def _tokenized(model, dataset):
     """Text batches through the model's preprocessor; token ids as they are."""
     # Imported here: the zoo imports `training`, which imports this module.
-    from keras_ctxmem.zoo.string_inputs import contains_strings, preprocessed_dataset
+    from keras_ctxmem.preprocessing.string_inputs import (
+        contains_strings,
+        preprocessed_dataset,
+    )
 
     if not contains_strings(dataset):
         return dataset
