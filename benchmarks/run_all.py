@@ -10,8 +10,8 @@ python benchmarks/run_all.py --section scaling --only transformer_small --seq 20
 python benchmarks/run_all.py --section inference --only lstm_small
 ```
 
-See `benchmarks/harness.py` for what is measured and `benchmarks/RESULTS.md`
-for the numbers.
+See `keras_ctxmem/benchmarking/harness.py` for what is measured and
+`benchmarks/RESULTS.md` for the numbers.
 """
 
 import argparse
@@ -21,9 +21,7 @@ import platform
 import subprocess
 import sys
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-from benchmarks import harness  # noqa: E402
+from keras_ctxmem.benchmarking import harness
 
 # (preset, sequence length, batch size, precision, XLA)
 TRAINING = [

@@ -483,23 +483,8 @@ def command_export(args):
     )
 
 
-def _bench_harness():
-    """`benchmarks/harness.py` of the source checkout this package runs from."""
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    if not os.path.isfile(os.path.join(root, "benchmarks", "harness.py")):
-        raise CommandError(
-            "`ctxmem bench` needs the repository's benchmarks/ folder: run it "
-            "from a source checkout (pip install -e .)"
-        )
-    if root not in sys.path:
-        sys.path.insert(0, root)
-    from benchmarks import harness
-
-    return harness
-
-
 def command_bench(args):
-    harness = _bench_harness()  # PyTorch is imported only if installed.
+    from keras_ctxmem.benchmarking import harness  # PyTorch only if installed.
     from keras_ctxmem.zoo.presets import get_preset
 
     try:

@@ -54,7 +54,7 @@ def test_bench_times_the_memory_transformer_alone(capsys):
     ["multimodal_tiny", "memory_network_tiny", "seq2seq_transformer_tiny"],
 )
 def test_harness_feeds_every_family(preset):
-    from benchmarks import harness
+    from keras_ctxmem.benchmarking import harness
 
     family, config, _ = harness.preset_config(preset, 24)
     x, y = harness.synthetic_inputs(family, config, 3, 24)

@@ -1,7 +1,7 @@
 """Training and inference benchmarks of the zoo, with a PyTorch eager reference.
 
 Used by `ctxmem bench` (in the same process) and `benchmarks/run_all.py` (one
-subprocess per configuration: `python -m benchmarks.harness train ...`).
+subprocess per configuration: `python -m keras_ctxmem.benchmarking.harness train ...`).
 
 What is measured:
 
@@ -11,7 +11,7 @@ What is measured:
   callback takes the wall time between consecutive `on_train_batch_end` calls,
   so a step is what `fit` pays per batch. The first `fit` (tracing, XLA
   compilation) and one more step are warm-up and are not counted.
-- The PyTorch eager reference (`benchmarks/torch_reference.py`, same
+- The PyTorch eager reference (`keras_ctxmem/benchmarking/torch_reference.py`, same
   architecture and parameter count) trains on the same batch: AdamW (same
   weight decay and epsilon), per-tensor gradient clipping like Keras'
   `clipnorm`, cross-entropy and accuracy; `torch.autocast` (plus a
@@ -218,7 +218,10 @@ class TorchRunner:
     ):
         import torch
 
-        from benchmarks.torch_reference import FAMILY_MODULES, count_params
+        from keras_ctxmem.benchmarking.torch_reference import (
+            FAMILY_MODULES,
+            count_params,
+        )
 
         torch.manual_seed(0)
         self.torch = torch
@@ -283,7 +286,7 @@ class TorchRunner:
 
 def _torch_worker(connection, family, config, token_ids, labels, precision):
     """Runs in a spawned process without TensorFlow: PyTorch steps on request."""
-    import benchmarks.torch_reference  # noqa: F401  (imports torch)
+    import keras_ctxmem.benchmarking.torch_reference  # noqa: F401  (imports torch)
 
     baseline = peak_rss_mb()
     try:
@@ -562,14 +565,15 @@ def _rss_mb(pid):
 
 
 def run_in_subprocess(arguments, memory_budget_mb=12000, timeout_s=900):
-    """Runs `python -m benchmarks.harness ARGUMENTS` and returns its result dict.
+    """Runs `python -m keras_ctxmem.benchmarking.harness ARGUMENTS`; returns its
+    result dict.
 
     The process is stopped, and the result says so in `status`, when its
     resident memory passes `memory_budget_mb` or it runs past `timeout_s`.
     """
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "PYTHONPATH": REPO_ROOT}
     process = subprocess.Popen(
-        [sys.executable, "-m", "benchmarks.harness", *arguments],
+        [sys.executable, "-m", "keras_ctxmem.benchmarking.harness", *arguments],
         cwd=REPO_ROOT,
         env=env,
         stdout=subprocess.PIPE,
@@ -610,7 +614,7 @@ def run_in_subprocess(arguments, memory_budget_mb=12000, timeout_s=900):
 
 
 def _parser():
-    parser = argparse.ArgumentParser(prog="python -m benchmarks.harness")
+    parser = argparse.ArgumentParser(prog="python -m keras_ctxmem.benchmarking.harness")
     commands = parser.add_subparsers(dest="command", required=True)
     for name in ("train", "inference"):
         command = commands.add_parser(name)
