@@ -406,12 +406,16 @@ class ZooModel(keras.Model):
                 _write_weights(self, directory, TASK_WEIGHTS_FILE, backbone_layers)
             _write_config(self.backbone, os.path.join(directory, CONFIG_FILE))
             _write_weights(self.backbone, directory, WEIGHTS_FILE)
-            if self.preprocessor is not None:
-                path = os.path.join(directory, PREPROCESSOR_CONFIG_FILE)
-                _write_config(self.preprocessor, path)
         else:
             _write_config(self, os.path.join(directory, CONFIG_FILE))
             _write_weights(self, directory, WEIGHTS_FILE)
+        is_hub_model = isinstance(
+            self, (keras_hub.models.Task, keras_hub.models.Backbone)
+        )
+        if is_hub_model and self.preprocessor is not None:
+            # What keras-hub loads when it builds a task around a backbone.
+            path = os.path.join(directory, PREPROCESSOR_CONFIG_FILE)
+            _write_config(self.preprocessor, path)
         if self.preprocessor is not None:
             assets = os.path.join(directory, PREPROCESSOR_ASSETS)
             os.makedirs(assets, exist_ok=True)
