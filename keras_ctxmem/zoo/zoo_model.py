@@ -82,8 +82,9 @@ def load_preset(name_or_directory, load_weights=True, **overrides):
     """Loads a trained preset as the class it was saved from.
 
     `name_or_directory`: a directory written by `save_to_preset`, a run
-    directory holding one in `preset/`, or a trained preset's name
-    (`list_presets(trained=True)`).
+    directory holding one in `preset/`, a trained preset's name
+    (`list_presets(trained=True)`), or a keras-hub handle (`"hf://owner/name"`,
+    `"kaggle://..."`; see `keras_ctxmem.zoo.hub`).
 
     Example:
     ```python
