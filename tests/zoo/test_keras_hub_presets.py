@@ -103,6 +103,15 @@ def test_keras_hub_loads_a_zoo_classifier_preset(classifier_preset):
     assert_allclose(again.predict(TOKENS, verbose=0), backbone.predict(TOKENS))
 
 
+def test_a_classifier_keras_hub_loaded_fits_without_compile(classifier_preset):
+    _, directory = classifier_preset
+    classifier = keras_hub.models.TextClassifier.from_preset(directory)
+    # Compiled when built, as keras-hub's tasks are, with the zoo's defaults.
+    assert isinstance(classifier.optimizer, keras.optimizers.AdamW)
+    history = classifier.fit(TEXTS, np.array([0, 1, 2, 0]), epochs=1, verbose=0)
+    assert "accuracy" in history.history
+
+
 def test_keras_hub_new_head_keeps_the_backbone(classifier_preset):
     model, directory = classifier_preset
     # What failed before ("Unrecognized keyword arguments"): keras-hub's loader
@@ -166,6 +175,26 @@ def test_a_preset_saved_by_version_0_1_loads():
         assert type(model) is TransformerClassifier
         logits = np.array(expected["logits"], "float32")
         assert_allclose(model.predict(token_ids, verbose=0), logits)
+
+
+def test_a_text_preset_saved_by_version_0_1_loads_and_upgrades(tmp_path):
+    # Saved by 0.1 with a vocabulary and checksums: the task in config.json.
+    directory = os.path.join(FIXTURES, "transformer_classifier_text_v0_1")
+    with open(directory + ".expected.json") as f:
+        expected = json.load(f)
+    token_ids = np.array(expected["token_ids"], "int32")
+    logits = np.array(expected["logits"], "float32")
+    text_logits = np.array(expected["text_logits"], "float32")
+    for model in (TransformerClassifier.from_preset(directory), load_preset(directory)):
+        assert type(model) is TransformerClassifier
+        assert model.label_names == ["negative", "positive"]
+        assert_allclose(model.predict(token_ids, verbose=0), logits)
+        assert_allclose(model.predict(expected["texts"], verbose=0), text_logits)
+    # Saved again, it is in keras-hub's layout and keras-hub loads it.
+    model.save_to_preset(tmp_path / "upgraded")
+    upgraded = keras_hub.models.TextClassifier.from_preset(str(tmp_path / "upgraded"))
+    assert_allclose(upgraded.predict(token_ids, verbose=0), logits)
+    assert_allclose(upgraded.predict(expected["texts"], verbose=0), text_logits)
 
 
 def test_keras_hub_loads_a_zoo_backbone_preset(tmp_path):
