@@ -87,8 +87,13 @@ def downloaded_preset(handle, load_weights=True):
                 # Listed with a checksum: missing is an error, named by
                 # `verify_checksums` with the others.
                 fetch(relative_path)
-        check_preset_directory(directory)
-        yield directory
+        try:
+            check_preset_directory(directory)
+            yield directory
+        except ValueError as error:
+            # Named by the handle, not by the temporary copy.
+            message = str(error).replace(directory, handle)
+            raise type(error)(message) from None
 
 
 def _listed_files(directory, handle):
