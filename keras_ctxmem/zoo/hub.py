@@ -71,9 +71,8 @@ def downloaded_preset(handle, load_weights=True):
                     raise ValueError(
                         f"'{handle}' is not a preset: it has no {relative_path}."
                     ) from None
-                return False
+                return
             _copy_regular_file(source, directory, relative_path, handle)
-            return True
 
         fetch("config.json", required=True)
         for name in PRESET_FILES[1:]:
@@ -81,7 +80,7 @@ def downloaded_preset(handle, load_weights=True):
         weights = WEIGHTS_FILES if load_weights else ()
         for name in weights:
             fetch(name)
-        for relative_path in _listed_files(directory, handle):
+        for relative_path in _listed_files(directory):
             is_weights = relative_path in WEIGHTS_FILES
             if relative_path not in PRESET_FILES and (load_weights or not is_weights):
                 # Listed with a checksum: missing is an error, named by
@@ -96,7 +95,7 @@ def downloaded_preset(handle, load_weights=True):
             raise type(error)(message) from None
 
 
-def _listed_files(directory, handle):
+def _listed_files(directory):
     """The files `metadata.json` lists with a checksum, or the default assets."""
     if not os.path.exists(os.path.join(directory, METADATA_FILE)):
         return DEFAULT_ASSETS
