@@ -32,7 +32,10 @@ from keras_ctxmem.data.synthetic import TASKS
 TEXT_CLASSIFIER_FAMILIES = ("transformer", "lstm", "attentive_lstm")
 
 
-RUN_HELP = "a run directory, a preset directory or a trained preset's name"
+RUN_HELP = (
+    "a run directory, a preset directory, a trained preset's name or a "
+    "keras-hub handle (hf://owner/name, kaggle://owner/model/keras/variant)"
+)
 
 
 class CommandError(Exception):

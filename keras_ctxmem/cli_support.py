@@ -69,8 +69,9 @@ def check_arguments(args):
     if args.command in ("train", "bench"):
         get_preset(args.preset)
     for name in ("run_dir", "preset_dir"):
-        if getattr(args, name, None) is not None:
-            preset_directory(getattr(args, name))
+        value = getattr(args, name, None)
+        if value is not None and "://" not in value:  # a hub handle: downloaded later
+            preset_directory(value)
     for name in ("data", "validation"):
         path = getattr(args, name, None)
         if path is not None and not os.path.exists(path):

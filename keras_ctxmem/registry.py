@@ -98,8 +98,11 @@ def preset_info(name, roots=None):
 
 def _trained_info(name, directory, with_family=True):
     """`with_family=False` reads only JSON files: no Keras, no TensorFlow."""
+    # A keras-hub task preset: the model is `task.json`, its backbone `config.json`.
+    has_task = os.path.isfile(preset_file(directory, "task.json"))
+    config_file = "task.json" if has_task else "config.json"
     registered_name = str(
-        read_preset_json(directory, "config.json").get("registered_name")
+        read_preset_json(directory, config_file).get("registered_name")
     )
     cls = None
     if with_family:

@@ -39,7 +39,7 @@ from keras_ctxmem.peft.core import (
     save_peft_weights,
     trainable_share,
 )
-from keras_ctxmem.zoo.zoo_model import check_sizes
+from keras_ctxmem.zoo.zoo_model import check_sizes, load_weights_only
 
 __all__ = [
     "DEFAULT_TARGETS",
@@ -173,5 +173,5 @@ def merge_lora(model):
     with tempfile.TemporaryDirectory() as directory:
         weights = os.path.join(directory, "merged.weights.h5")
         model.save_weights(weights)  # Keras folds the adapters into the kernels
-        merged.load_weights(weights)
+        load_weights_only(merged, weights)  # not the trained optimizer's state
     return merged

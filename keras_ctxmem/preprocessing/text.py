@@ -27,6 +27,8 @@ from tensorflow_text.tools.wordpiece_vocab import wordpiece_tokenizer_learner_li
 
 SPECIAL_TOKENS = ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")
 VOCABULARY_FILE = "vocabulary.txt"
+# Where a preset keeps the vocabulary (`save_to_preset` writes it there).
+PRESET_ASSETS = "assets/preprocessor"
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
@@ -181,6 +183,14 @@ class TextPreprocessor(keras.layers.Layer):
 
     def load_assets(self, dir_path):
         self.set_vocabulary(os.path.join(dir_path, VOCABULARY_FILE))
+
+    def load_preset_assets(self, preset):
+        """Loads the vocabulary of a preset (a directory or a keras-hub handle)
+        with keras-hub's loader: what keras-hub's `from_preset` calls."""
+        from keras_hub.src.utils.preset_utils import get_file
+
+        path = get_file(preset, f"{PRESET_ASSETS}/{VOCABULARY_FILE}")
+        self.load_assets(os.path.dirname(path))
 
     def get_config(self):
         config = super().get_config()

@@ -20,11 +20,13 @@ import keras_hub
 from keras_ctxmem.layers import MaskedMeanPooling
 from keras_ctxmem.layers.heads import LogitsHead
 from keras_ctxmem.layers.masks import last_token, padding_mask_from
+from keras_ctxmem.preprocessing import TextPreprocessor
 from keras_ctxmem.zoo.zoo_model import (
     ZooModel,
     check_rate,
     check_sizes,
     load_preset_preprocessor,
+    load_weights_only,
 )
 
 POOLINGS = ("mean", "last")
@@ -145,10 +147,17 @@ class TransformerBackbone(ZooModel, keras_hub.models.Backbone):
         return config
 
 
-class TransformerTask(ZooModel):
-    """A head on a `TransformerBackbone`; builds from backbone presets."""
+class TransformerTask(ZooModel, keras_hub.models.Task):
+    """A head on a `TransformerBackbone`; builds from backbone presets.
+
+    A `keras_hub.models.Task`: its presets are in keras-hub's layout, which
+    keras-hub's `from_preset` reads, and it is compiled when built (with the
+    zoo's `compile()` defaults), as keras-hub's tasks are.
+    """
 
     preset_family = "transformer"
+    backbone_cls = TransformerBackbone
+    preprocessor_cls = TextPreprocessor
 
     @classmethod
     def from_preset_config(cls, config):
@@ -182,6 +191,10 @@ class TransformerTask(ZooModel):
             directory, saved_cls, serialized, load_weights, overrides
         )
 
+    def load_task_weights(self, filepath):
+        """Loads `task.weights.h5` (what keras-hub's loader calls)."""
+        load_weights_only(self, filepath, list(self.backbone._flatten_layers()))
+
     def get_config(self):
         config = super().get_config()
         config["backbone"] = keras.saving.serialize_keras_object(self.backbone)
@@ -195,8 +208,11 @@ class TransformerTask(ZooModel):
 
 
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
-class TransformerClassifier(TransformerTask):
+class TransformerClassifier(TransformerTask, keras_hub.models.TextClassifier):
     """Sequence classification: pooled backbone features, then logits.
+
+    A `keras_hub.models.TextClassifier`: `keras_hub.models.TextClassifier.
+    from_preset(directory)` loads what `save_to_preset(directory)` wrote.
 
     Args:
         backbone: a `TransformerBackbone`.

@@ -8,11 +8,14 @@ Subclasses build a functional graph in `__init__` (keras-hub style) and set
   labels (what `ctxmem predict` and the exported SavedModel return);
 - `Model.presets` and `Model.from_preset(name_or_directory, **overrides)`;
 - `model.save_to_preset(directory)` (`config.json`, `metadata.json`,
-  `model.weights.h5`: keras-hub's layout);
+  `model.weights.h5`: keras-hub's layout; a keras-hub `Task` also writes
+  `task.json`, `task.weights.h5` and `preprocessor.json`, so that keras-hub's
+  own `from_preset` loads it), and `from_preset` of `hf://` / `kaggle://`
+  handles through keras-hub's loader (`keras_ctxmem.zoo.hub`);
 - `model.compile()` with defaults for the head (AdamW with warm-up and decay, the
   right loss and metrics) and the fastest measured executor for the device
   (`jit_compile="auto"`: XLA on a GPU or TPU and on JAX, TensorFlow's graph
-  executor on a CPU; see `keras_ctxmem.training.resolve_jit_compile`);
+  executor on a CPU; see `keras_ctxmem.compile_defaults.resolve_jit_compile`);
 - token ids and labels checked on the way in, values included, datasets too
   (`token_id_limits`, `label_limits`, `token_id_checks`), and
   dropout masks drawn with Philox, which XLA compiles well (`PhiloxDropout`).
@@ -24,6 +27,7 @@ import os
 import warnings
 
 import keras
+import keras_hub
 import numpy as np
 import tensorflow as tf
 from keras.src.saving import saving_lib
@@ -53,7 +57,7 @@ from keras_ctxmem.registry import (
     preset_info,
     trained_presets,
 )
-from keras_ctxmem.zoo import preset_writes
+from keras_ctxmem.zoo import hub, preset_writes
 from keras_ctxmem.zoo.registry import (
     create_model,
     model_builder,
@@ -70,6 +74,11 @@ from keras_ctxmem.zoo.token_id_checks import (
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
 WEIGHTS_FILE = "model.weights.h5"
+# keras-hub's task files: a task preset's `config.json` and `model.weights.h5`
+# hold its backbone, `task.json` and `task.weights.h5` the rest.
+TASK_CONFIG_FILE = "task.json"
+TASK_WEIGHTS_FILE = "task.weights.h5"
+PREPROCESSOR_CONFIG_FILE = "preprocessor.json"
 PREPROCESSOR_ASSETS = os.path.join("assets", "preprocessor")
 
 
@@ -77,8 +86,9 @@ def load_preset(name_or_directory, load_weights=True, **overrides):
     """Loads a trained preset as the class it was saved from.
 
     `name_or_directory`: a directory written by `save_to_preset`, a run
-    directory holding one in `preset/`, or a trained preset's name
-    (`list_presets(trained=True)`).
+    directory holding one in `preset/`, a trained preset's name
+    (`list_presets(trained=True)`), or a keras-hub handle (`"hf://owner/name"`,
+    `"kaggle://..."`; see `keras_ctxmem.zoo.hub`).
 
     Example:
     ```python
@@ -86,6 +96,9 @@ def load_preset(name_or_directory, load_weights=True, **overrides):
     model = load_preset("runs/quickstart/preset")
     ```
     """
+    if hub.is_handle(name_or_directory):
+        with hub.downloaded_preset(name_or_directory, load_weights) as directory:
+            return load_preset(directory, load_weights, **overrides)
     preset_writes.remove_leftovers(name_or_directory)
     directory = preset_directory(name_or_directory)
 
@@ -108,7 +121,8 @@ def load_preset_preprocessor(directory):
     config = _read_config(directory)["config"].get("preprocessor")
     if config is None:
         return None
-    preprocessor = _deserialize_safely(config, os.path.join(directory, CONFIG_FILE))
+    config_path = os.path.join(directory, _model_config_file(directory))
+    preprocessor = _deserialize_safely(config, config_path)
     preprocessor.load_assets(preset_file(directory, PREPROCESSOR_ASSETS))
     return preprocessor
 
@@ -121,11 +135,19 @@ def _deserialize_safely(serialized, config_path):
         raise ValueError(f"Invalid configuration in {config_path}: {error}") from None
 
 
-def _read_config(directory):
-    """The checked `config.json` of a preset directory, read as untrusted."""
+def _model_config_file(directory):
+    """`task.json` in a keras-hub task preset, else `config.json`."""
+    has_task = os.path.isfile(preset_file(directory, TASK_CONFIG_FILE))
+    return TASK_CONFIG_FILE if has_task else CONFIG_FILE
+
+
+def _read_config(directory, file_name=None):
+    """The checked configuration of a preset directory, read as untrusted:
+    `file_name`, by default the whole model's (`_model_config_file`)."""
     check_preset_directory(directory)
-    serialized = read_preset_json(directory, CONFIG_FILE)
-    config_path = os.path.join(directory, CONFIG_FILE)
+    file_name = file_name or _model_config_file(directory)
+    serialized = read_preset_json(directory, file_name)
+    config_path = os.path.join(directory, file_name)
     for field in ("registered_name", "config"):
         if field not in serialized:
             raise ValueError(f"{config_path} has no '{field}' field.")
@@ -143,12 +165,34 @@ def _saved_class(serialized):
     return found if isinstance(found, type) else None
 
 
-def _load_weights(model, directory):
-    check_weights_file(preset_file(directory, WEIGHTS_FILE))
+def _load_weights(model, directory, config_file=CONFIG_FILE):
+    """The weights of a preset: in `model.weights.h5`, or for a keras-hub task
+    preset (`config_file` is `task.json`) the backbone's there and the rest
+    in `task.weights.h5`."""
+    if config_file == TASK_CONFIG_FILE:
+        if os.path.exists(preset_file(directory, TASK_WEIGHTS_FILE)):
+            _load_weights_file(directory, TASK_WEIGHTS_FILE, model.load_task_weights)
+        model = model.backbone
+    _load_weights_file(
+        directory, WEIGHTS_FILE, lambda path: load_weights_only(model, path)
+    )
+
+
+def load_weights_only(model, path, objects_to_skip=()):
+    """Loads a `.weights.h5` file into `model`, leaving out `objects_to_skip`
+    and the optimizer: a preset holds none, and a compiled model's would
+    warn that it finds no variables."""
+    optimizer = getattr(model, "optimizer", None)
+    skipped = [*objects_to_skip, *([optimizer] if optimizer else [])]
+    saving_lib.load_weights_only(model, path, objects_to_skip=skipped or None)
+
+
+def _load_weights_file(directory, file_name, load):
+    check_weights_file(preset_file(directory, file_name))
     # By its name in the preset: Keras picks the file format from the name.
-    weights_path = os.path.join(directory, WEIGHTS_FILE)
+    weights_path = os.path.join(directory, file_name)
     try:
-        model.load_weights(weights_path)
+        load(weights_path)
     except (OSError, ValueError) as error:
         raise ValueError(
             f"Cannot load the weights in {weights_path}: the file is missing, "
@@ -248,6 +292,9 @@ class ZooModel(keras.Model):
         ```
         """
         overrides = with_preprocessor_sizes(overrides)
+        if hub.is_handle(preset):
+            with hub.downloaded_preset(preset, load_weights) as directory:
+                return cls._from_preset_directory(directory, load_weights, overrides)
         preset_writes.remove_leftovers(preset)  # and puts back one a crash hid
         directory = preset if os.path.isdir(preset) else trained_presets().get(preset)
         if directory is not None:
@@ -280,20 +327,24 @@ class ZooModel(keras.Model):
     @classmethod
     def _read_preset_directory(cls, directory, load_weights, overrides):
         overrides = dict(overrides)
-        config_path = os.path.join(directory, CONFIG_FILE)
-        serialized = _read_config(directory)
+        # A backbone is `config.json` also in a task preset (keras-hub's layout).
+        is_backbone = issubclass(cls, keras_hub.models.Backbone)
+        config_file = CONFIG_FILE if is_backbone else _model_config_file(directory)
+        config_path = os.path.join(directory, config_file)
+        serialized = _read_config(directory, config_file)
         saved_cls = _saved_class(serialized)
         if saved_cls is None or not issubclass(saved_cls, cls):
             return cls._from_other_preset_class(
                 directory, saved_cls, serialized, load_weights, overrides
             )
-        verify_checksums(directory, skip=() if load_weights else (WEIGHTS_FILE,))
+        skip = () if load_weights else (WEIGHTS_FILE, TASK_WEIGHTS_FILE)
+        verify_checksums(directory, skip=skip)
         serialized["config"].update(overrides)
         model = _deserialize_safely(serialized, config_path)
         if model.preprocessor is not None and "preprocessor" not in overrides:
             model.preprocessor.load_assets(preset_file(directory, PREPROCESSOR_ASSETS))
         if load_weights:
-            _load_weights(model, directory)
+            _load_weights(model, directory, config_file)
         return model
 
     @classmethod
@@ -309,7 +360,12 @@ class ZooModel(keras.Model):
         )
 
     def save_to_preset(self, directory):
-        """Writes `config.json`, `metadata.json` and `model.weights.h5`.
+        """Writes `config.json`, `metadata.json` and `model.weights.h5`, with
+        the vocabulary in `assets/preprocessor/`. A keras-hub `Task` is written
+        in keras-hub's layout: its backbone in `config.json` and
+        `model.weights.h5`, the task in `task.json` and `task.weights.h5`, its
+        preprocessor in `preprocessor.json`; `keras_hub.models.TextClassifier.
+        from_preset(directory)` then loads a `TransformerClassifier`.
 
         Example:
         ```python
@@ -333,26 +389,32 @@ class ZooModel(keras.Model):
             raise
 
     def _write_preset(self, directory):
-        serialized = keras.saving.serialize_keras_object(self)
-        serialized.pop("compile_config", None)  # a preset is an architecture
-        with open(os.path.join(directory, CONFIG_FILE), "w") as f:
-            json.dump(serialized, f, indent=2)
         metadata = {
             "keras_ctxmem_version": __version__,
             "keras_version": keras.__version__,
+            "keras_hub_version": keras_hub.__version__,
             "class_name": type(self).__name__,
             "parameter_count": self.count_params(),
             "date_saved": datetime.datetime.now().strftime("%Y-%m-%d@%H:%M:%S"),
         }
-        # The model's weights only: a preset is an architecture and its weights,
-        # so a compiled model's optimizer state (2x the weights for Adam) stays
-        # out. `save_weights` has no switch for it; Keras's own saver does.
-        optimizer = getattr(self, "optimizer", None)
-        saving_lib.save_weights_only(
-            self,
-            os.path.join(directory, WEIGHTS_FILE),
-            objects_to_skip=[optimizer] if optimizer else None,
+        if isinstance(self, keras_hub.models.Task):
+            # keras-hub's layout, which its `from_preset` reads.
+            _write_config(self, os.path.join(directory, TASK_CONFIG_FILE))
+            backbone_layers = list(self.backbone._flatten_layers())
+            if self.has_task_weights():
+                _write_weights(self, directory, TASK_WEIGHTS_FILE, backbone_layers)
+            _write_config(self.backbone, os.path.join(directory, CONFIG_FILE))
+            _write_weights(self.backbone, directory, WEIGHTS_FILE)
+        else:
+            _write_config(self, os.path.join(directory, CONFIG_FILE))
+            _write_weights(self, directory, WEIGHTS_FILE)
+        is_hub_model = isinstance(
+            self, (keras_hub.models.Task, keras_hub.models.Backbone)
         )
+        if is_hub_model and self.preprocessor is not None:
+            # What keras-hub loads when it builds a task around a backbone.
+            path = os.path.join(directory, PREPROCESSOR_CONFIG_FILE)
+            _write_config(self.preprocessor, path)
         if self.preprocessor is not None:
             assets = os.path.join(directory, PREPROCESSOR_ASSETS)
             os.makedirs(assets, exist_ok=True)
@@ -363,6 +425,9 @@ class ZooModel(keras.Model):
             json.dump(metadata, f, indent=2)
 
     # === Raw strings in ===
+    # `fit`, `evaluate`, `predict` and `predict_on_batch` preprocess strings
+    # themselves, then run Keras's own loops: keras-hub's `PipelineModel`
+    # (a base of keras-hub tasks) would run the preprocessor again.
 
     def preprocess_features(self, features):
         """Runs the preprocessor on the text of `features` (a dict's `"text"`)."""
@@ -483,8 +548,13 @@ class ZooModel(keras.Model):
                 )
             validation_data = self._checked_validation_data(validation_data)
         return self._run_checked(
-            lambda: super(ZooModel, self).fit(
-                x, y, batch_size=batch_size, validation_data=validation_data, **kwargs
+            lambda: keras.Model.fit(
+                self,
+                x,
+                y,
+                batch_size=batch_size,
+                validation_data=validation_data,
+                **kwargs,
             )
         )
 
@@ -501,9 +571,7 @@ class ZooModel(keras.Model):
             y = batch_size = None
         x = self._checked_inputs(x, y)
         return self._run_checked(
-            lambda: super(ZooModel, self).evaluate(
-                x, y, batch_size=batch_size, **kwargs
-            )
+            lambda: keras.Model.evaluate(self, x, y, batch_size=batch_size, **kwargs)
         )
 
     def predict(self, x, batch_size=None, **kwargs):
@@ -516,9 +584,7 @@ class ZooModel(keras.Model):
         x = self._checked_inputs(x, labels=False)
         try:
             return self._run_checked(
-                lambda: super(ZooModel, self).predict(
-                    x, batch_size=batch_size, **kwargs
-                )
+                lambda: keras.Model.predict(self, x, batch_size=batch_size, **kwargs)
             )
         except UnboundLocalError:  # Keras, for a dataset that yields nothing
             raise ValueError(
@@ -536,7 +602,15 @@ class ZooModel(keras.Model):
             x = self.preprocess_features(x)
         else:
             check_model_token_ids(self, x)
-        return super().predict_on_batch(x)
+        return keras.Model.predict_on_batch(self, x)
+
+    def preprocess_samples(self, x, y=None, sample_weight=None):
+        """keras-hub's `PipelineModel` hook, for the models that are keras-hub
+        tasks (`train_on_batch`, `test_on_batch`): strings go through the
+        preprocessor, token ids as they are."""
+        if contains_strings(x):
+            x = self.preprocess_features(x)
+        return keras.utils.pack_x_y_sample_weight(x, y, sample_weight)
 
     def predict_labels(self, x, batch_size=None, **kwargs):
         """What `ctxmem predict` and the exported SavedModel answer, in one call:
@@ -592,11 +666,12 @@ class ZooModel(keras.Model):
     ):
         """Compiles with the head's defaults and the fastest executor.
 
-        `"auto"` picks AdamW (see `keras_ctxmem.training.default_optimizer`), the
-        loss and the metrics that fit the model's output, and for `jit_compile`
-        XLA where it is the fast path (GPU, TPU, the JAX backend), not on a
-        TensorFlow CPU (`keras_ctxmem.training.resolve_jit_compile`). Any Keras
-        `compile` argument can be given instead; `jit_compile=True` forces XLA.
+        `"auto"` picks AdamW (`keras_ctxmem.compile_defaults.default_optimizer`),
+        the loss and the metrics that fit the model's output, and for
+        `jit_compile` XLA where it is the fast path (GPU, TPU, the JAX backend),
+        not on a TensorFlow CPU (`compile_defaults.resolve_jit_compile`). Any
+        Keras `compile` argument can be given instead; `jit_compile=True` forces
+        XLA.
         """
         not_compilable = [
             layer.name for layer in self._flatten_layers() if not layer.supports_jit
@@ -623,6 +698,24 @@ class ZooModel(keras.Model):
         self.compile(**keras.saving.deserialize_keras_object(config))
         if self.built:
             self.optimizer.build(self.trainable_variables)
+
+
+def _write_config(obj, path):
+    serialized = keras.saving.serialize_keras_object(obj)
+    serialized.pop("compile_config", None)  # a preset is an architecture
+    with open(path, "w") as f:
+        json.dump(serialized, f, indent=2)
+
+
+def _write_weights(model, directory, file_name, objects_to_skip=()):
+    # The model's weights only: a preset is an architecture and its weights,
+    # so a compiled model's optimizer state (2x the weights for Adam) stays
+    # out. `save_weights` has no switch for it; Keras's own saver does.
+    optimizer = getattr(model, "optimizer", None)
+    skipped = [*objects_to_skip, *([optimizer] if optimizer else [])]
+    saving_lib.save_weights_only(
+        model, os.path.join(directory, file_name), objects_to_skip=skipped or None
+    )
 
 
 def _is_small_batch(x, limit=32):
