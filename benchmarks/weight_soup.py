@@ -5,7 +5,9 @@ TSV/CSV and saved as one preset.
 Each input is a preset directory of the same architecture and vocabulary (e.g.
 `text_classification.py --pretrained ... --seed N --save-preset DIR` for a few
 seeds). The soup is one model, as cheap to run as each of its ingredients; the
-script prints every ingredient's accuracy beside the soup's, on raw strings.
+script prints every ingredient's accuracy beside the soup's, on raw strings,
+and beside the ensemble's (the average of the ingredients' probabilities: N
+models to run, the usual upper reference for a soup).
 
     KERAS_BACKEND=jax python benchmarks/weight_soup.py \\
         --presets runs/sst2_ft8 runs/sst2_ft8_s1 runs/sst2_ft8_s2 \\
@@ -33,9 +35,14 @@ def average_weights(models):
     return [np.mean(ws, axis=0) for ws in weights]
 
 
-def accuracy(model, texts, labels):
+def probabilities(model, texts):
     logits = model.predict(texts, batch_size=256, verbose=0)
-    return float((logits.argmax(-1) == labels).mean())
+    exp = np.exp(logits - logits.max(-1, keepdims=True))
+    return exp / exp.sum(-1, keepdims=True)
+
+
+def accuracy(probs, labels):
+    return float((probs.argmax(-1) == labels).mean())
 
 
 def main():
@@ -52,13 +59,14 @@ def main():
     texts, labels = read_text_classification(
         args.eval, label_names=models[0].label_names
     ).to_arrays()
+    probs = [probabilities(model, texts) for model in models]
     scores = {
-        path: accuracy(model, texts, labels)
-        for path, model in zip(args.presets, models, strict=True)
+        path: accuracy(p, labels) for path, p in zip(args.presets, probs, strict=True)
     }
+    scores["ensemble"] = accuracy(np.mean(probs, axis=0), labels)
     soup = models[0]
     soup.set_weights(average_weights(models))
-    scores["soup"] = accuracy(soup, texts, labels)
+    scores["soup"] = accuracy(probabilities(soup, texts), labels)
     print(json.dumps({"split": os.path.basename(args.eval), **scores}, indent=2))
     if args.save_preset:
         soup.save_to_preset(args.save_preset)
