@@ -51,6 +51,9 @@ from keras_ctxmem.zoo.transformer import TokenAccuracy
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 ARCHITECTURES = ("lstm", "transformer")
+# keras-hub's other samplers that need nothing but the model's logits (and
+# features): "speculative" needs a draft model.
+SAMPLERS = ("top_k", "top_p", "random", "contrastive")
 _NEG_INF = -1e9
 
 
@@ -277,7 +280,8 @@ class Seq2Seq(ZooModel):
                 tokens' log-probabilities, no length penalty: a hypothesis that
                 has produced `end_id` keeps its score); another keras-hub
                 sampler name (`"top_k"`, `"top_p"`, `"random"`,
-                `"contrastive"`); or a `keras_hub.samplers.Sampler`.
+                `"contrastive"`, with keras-hub's defaults); or a
+                `keras_hub.samplers.Sampler`.
             num_beams: hypotheses kept per example by `"beam"`.
 
         Returns:
@@ -378,15 +382,13 @@ class Seq2Seq(ZooModel):
             sampler = keras_hub.samplers.GreedySampler()
         elif strategy == "beam":
             sampler = keras_hub.samplers.BeamSampler(num_beams=num_beams)
+        elif isinstance(strategy, str) and strategy in SAMPLERS:
+            sampler = keras_hub.samplers.get(strategy)
         else:
-            try:
-                sampler = keras_hub.samplers.get(strategy)
-            except (KeyError, ValueError, TypeError) as error:
-                raise ValueError(
-                    '`strategy` must be "greedy", "beam", another keras-hub '
-                    "sampler name or a `keras_hub.samplers.Sampler`. Received: "
-                    f"{strategy!r}"
-                ) from error
+            raise ValueError(
+                f'`strategy` must be "greedy", "beam", one of {SAMPLERS} or a '
+                f"`keras_hub.samplers.Sampler`. Received: {strategy!r}"
+            )
         if getattr(sampler, "return_all_beams", False):
             raise ValueError(
                 "`generate` returns the best beam: use a `BeamSampler` with "
