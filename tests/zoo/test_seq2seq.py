@@ -321,6 +321,7 @@ def test_mixed_bfloat16_fit_step(architecture):
 
 JAX_SCRIPT = r"""
 import keras
+import keras_hub
 import numpy as np
 
 assert keras.backend.backend() == "jax", keras.backend.backend()
@@ -343,10 +344,36 @@ for architecture in ("lstm", "transformer"):
     assert np.isfinite(model.train_on_batch(x, labels)[0])
     print("ok", architecture)
 
-greedy = model.generate(sources, max_length=4)
-assert greedy.shape == (2, 4) and greedy.dtype == np.int32, greedy
-beam = model.generate(sources, max_length=4, strategy="beam", num_beams=1)
-np.testing.assert_array_equal(beam, greedy)
+for architecture in ("lstm", "transformer"):
+    model = Seq2Seq.from_preset(
+        f"seq2seq_{architecture}_tiny",
+        source_vocabulary_size=12,
+        target_vocabulary_size=12,
+        num_layers=2,
+    )
+    # The cached step's logits equal the full pass's (no decoder padding here).
+    full = keras.ops.convert_to_numpy(model(x))
+    cache = model.build_cache(sources, 5)
+    for index in range(5):
+        token = decoder_inputs[:, index : index + 1]
+        logits, _, cache = model.call_decoder_with_cache(token, cache, index)
+        np.testing.assert_allclose(logits[:, 0], full[:, index], atol=1e-5)
+    greedy = model.generate(sources, max_length=4)
+    assert greedy.shape == (2, 4) and greedy.dtype == np.int32, greedy
+    beam = model.generate(sources, max_length=4, strategy="beam", num_beams=1)
+    np.testing.assert_array_equal(beam, greedy)
+    # Under jax.jit, an odd batch, a keras-hub sampler and its seed.
+    odd = np.concatenate([sources, sources[:1]])
+    np.testing.assert_array_equal(model.generate(odd, max_length=4)[:2], greedy)
+    beam = model.generate(odd, max_length=4, strategy="beam", num_beams=3)
+    assert beam.shape == (3, 4)
+    top_k = keras_hub.samplers.TopKSampler(k=1, seed=0)
+    np.testing.assert_array_equal(
+        model.generate(sources, max_length=4, strategy=top_k), greedy
+    )
+    sampled = model.generate(odd, max_length=4, strategy="top_p")
+    assert sampled.shape == (3, 4)
+    print("decoding ok", architecture)
 print("ALL OK")
 """
 
