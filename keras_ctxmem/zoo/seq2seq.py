@@ -76,6 +76,9 @@ def shift_targets(target_ids, start_id):
 class Seq2Seq(ZooModel):
     """Encoder-decoder with attention, for sequence-to-sequence tasks.
 
+    `generate` decodes with keras-hub samplers, one token per step on a cache
+    (`build_cache`, `call_decoder_with_cache`).
+
     Args:
         source_vocabulary_size: number of source token ids, padding 0 included.
         target_vocabulary_size: number of target token ids, padding 0,
