@@ -133,51 +133,53 @@ class TransformerEncoderDecoder:
     def start_cache(self, encoded, length):
         """The cache before position 0, for targets of up to `length` tokens.
 
-        `(self_attention_cache, cross_attention_cache, memory, encoder_mask)`;
-        the caches are `(batch, num_layers, 2, positions, num_heads,
-        head_dim)`, keras-hub's layout: empty for the `length` target
-        positions, filled with the encoder outputs' keys and values.
+        `(self_attention_caches, cross_attention_caches, memory,
+        encoder_mask)`: a cache per decoder block, `(batch, 2, positions,
+        num_heads, head_dim)` (the block's layout; one tensor per block, not
+        keras-hub's stacked one, saves copying them all at every step): empty
+        for the `length` target positions, filled with the encoder outputs'
+        keys and values.
         """
         ops = keras.ops
         memory, encoder_mask = encoded
         batch, source_length = ops.shape(memory)[0], ops.shape(memory)[1]
         dtype = self.decoder_layers[0].compute_dtype
-        shape = (batch, self.num_layers, 2, length, self.num_heads, self.head_dim)
-        self_cache = ops.zeros(shape, dtype)
-        cross_cache = ops.zeros((*shape[:3], source_length, *shape[4:]), dtype)
-        # Any token fills the cross-attention cache, which only reads `memory`.
+        shape = (batch, 2, length, self.num_heads, self.head_dim)
+        self_caches = (ops.zeros(shape, dtype),) * self.num_layers
+        cross_shape = (batch, 2, source_length, self.num_heads, self.head_dim)
+        cross_caches = (ops.zeros(cross_shape, dtype),) * self.num_layers
+        # Any token fills the cross-attention caches, which only read `memory`.
         padding = ops.zeros((batch, 1), "int32")
-        _, (_, cross_cache, _, _) = self._step(
-            padding, (self_cache, cross_cache, memory, encoder_mask), 0, 0
-        )
-        return self_cache, cross_cache, memory, encoder_mask
+        cache = (self_caches, cross_caches, memory, encoder_mask)
+        _, (_, cross_caches, _, _) = self._step(padding, cache, 0, 0)
+        return self_caches, cross_caches, memory, encoder_mask
 
     def decode_step(self, token_ids, cache, index):
         """Features `(batch, 1, hidden_dim)` of the token at `index`, next cache."""
         return self._step(token_ids, cache, index, None)
 
     def _step(self, token_ids, cache, index, cross_index):
-        self_cache, cross_cache, memory, encoder_mask = cache
+        self_caches, cross_caches, memory, encoder_mask = cache
         y = self.embedding_dropout(self.target_embedding(token_ids, start_index=index))
-        self_caches, cross_caches = [], []
-        for i, block in enumerate(self.decoder_layers):
-            y, layer_self_cache, layer_cross_cache = block(
+        next_self_caches, next_cross_caches = [], []
+        for block, self_cache, cross_cache in zip(
+            self.decoder_layers, self_caches, cross_caches, strict=True
+        ):
+            y, self_cache, cross_cache = block(
                 y,
                 encoder_sequence=memory,
                 encoder_padding_mask=encoder_mask,
-                self_attention_cache=self_cache[:, i],
+                self_attention_cache=self_cache,
                 self_attention_cache_update_index=index,
-                cross_attention_cache=cross_cache[:, i],
+                cross_attention_cache=cross_cache,
                 cross_attention_cache_update_index=cross_index,
                 use_causal_mask=True,
             )
-            self_caches.append(layer_self_cache)
-            cross_caches.append(layer_cross_cache)
-        if cross_index is not None:
-            cross_cache = keras.ops.stack(cross_caches, axis=1)
+            next_self_caches.append(self_cache)
+            next_cross_caches.append(cross_cache)
         cache = (
-            keras.ops.stack(self_caches, axis=1),
-            cross_cache,
+            tuple(next_self_caches),
+            tuple(next_cross_caches),
             memory,
             encoder_mask,
         )
