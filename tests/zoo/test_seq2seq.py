@@ -317,6 +317,8 @@ def test_mixed_bfloat16_fit_step(architecture):
     assert np.isfinite(loss)
     logits = model(inputs(sources, decoder_inputs))
     assert keras.ops.convert_to_numpy(logits).dtype == np.float32
+    # The decoding caches are bfloat16 too.
+    assert model.generate(sources[:2], max_length=3).shape == (2, 3)
 
 
 JAX_SCRIPT = r"""
