@@ -7,16 +7,20 @@ The decoder inputs start with `start_id`; the output is float32 logits
 target token after decoder input `t`. Target padding is labelled -1, which the
 default loss and accuracy leave out: `shift_targets` makes both arrays.
 
-`architecture="lstm"`: a BiLSTM encoder, an LSTM decoder started from the
-encoder's final states, additive (Bahdanau) attention of every decoder step over
-the encoder outputs, then logits. `architecture="transformer"`: keras-hub
+`architecture="lstm"` (`keras_ctxmem.zoo.seq2seq_lstm`): a BiLSTM encoder, an
+LSTM decoder started from the encoder's final states, additive (Bahdanau)
+attention of every decoder step over the encoder outputs, then logits.
+`architecture="transformer"` (`keras_ctxmem.zoo.seq2seq_transformer`): keras-hub
 `TransformerEncoder` blocks and causal `TransformerDecoder` blocks (with
 cross-attention), on token + position embeddings.
 
-`model.generate(encoder_token_ids, max_length)` decodes greedily or with beam
-search in one compiled loop (`tf.function(jit_compile=True)` on TensorFlow,
-`jax.jit` on JAX). Each step re-runs the model on the whole fixed-length target
-buffer (O(max_length²), no cache): simple and exact, fine for short targets.
+`model.generate(encoder_token_ids, max_length)` decodes with a keras-hub sampler
+(greedy, beam search, or any `keras_hub.samplers.Sampler`: "top_k", "top_p",
+...) in one compiled loop (`tf.function(jit_compile=True)` on TensorFlow,
+`jax.jit` on JAX). The encoder runs once; each step runs the decoder on one new
+token, with a cache built from the same layers: the decoder LSTM states, or the
+Transformer's self-attention keys and values (and the cross-attention keys and
+values of the encoder outputs, computed once).
 
 Example:
 ```python
@@ -34,17 +38,22 @@ tokens = model.generate(source, max_length=6)  # (1, 6) int32, 0 after end_id
 ```
 """
 
+import itertools
+
 import keras
 import keras_hub
 import numpy as np
 
 from keras_ctxmem.layers.heads import LogitsHead
-from keras_ctxmem.layers.masks import padding_mask_from
+from keras_ctxmem.zoo.seq2seq_lstm import LSTMEncoderDecoder
+from keras_ctxmem.zoo.seq2seq_transformer import TransformerEncoderDecoder
 from keras_ctxmem.zoo.transformer import TokenAccuracy
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
 ARCHITECTURES = ("lstm", "transformer")
-STRATEGIES = ("greedy", "beam")
+# keras-hub's other samplers that need nothing but the model's logits (and
+# features): "speculative" needs a draft model.
+SAMPLERS = ("top_k", "top_p", "random", "contrastive")
 _NEG_INF = -1e9
 
 
@@ -66,6 +75,9 @@ def shift_targets(target_ids, start_id):
 @keras.saving.register_keras_serializable(package="keras_ctxmem")
 class Seq2Seq(ZooModel):
     """Encoder-decoder with attention, for sequence-to-sequence tasks.
+
+    `generate` decodes with keras-hub samplers, one token per step on a cache
+    (`build_cache`, `call_decoder_with_cache`).
 
     Args:
         source_vocabulary_size: number of source token ids, padding 0 included.
@@ -157,32 +169,42 @@ class Seq2Seq(ZooModel):
                 f"({num_heads})."
             )
 
+        # === Layers ===
+        if architecture == "lstm":
+            self.encoder_decoder = LSTMEncoderDecoder(
+                source_vocabulary_size,
+                target_vocabulary_size,
+                embedding_dim=embedding_dim,
+                hidden_dim=hidden_dim,
+                num_layers=num_layers,
+                dropout=dropout,
+                dtype=dtype,
+            )
+        else:
+            self.encoder_decoder = TransformerEncoderDecoder(
+                source_vocabulary_size,
+                target_vocabulary_size,
+                hidden_dim=hidden_dim,
+                num_layers=num_layers,
+                num_heads=num_heads,
+                intermediate_dim=intermediate_dim,
+                max_sequence_length=max_sequence_length,
+                dropout=dropout,
+                dtype=dtype,
+            )
+        self.head = LogitsHead(
+            target_vocabulary_size, dropout, dtype=dtype, name="head"
+        )
+
         # === Functional Model ===
-        # (The layers are made by the builders and kept as attributes.)
         encoder_token_ids = keras.Input(
             shape=(None,), dtype="int32", name="encoder_token_ids"
         )
         decoder_token_ids = keras.Input(
             shape=(None,), dtype="int32", name="decoder_token_ids"
         )
-        build = self._build_lstm if architecture == "lstm" else self._build_transformer
-        features = build(
-            encoder_token_ids,
-            decoder_token_ids,
-            source_vocabulary_size=source_vocabulary_size,
-            target_vocabulary_size=target_vocabulary_size,
-            embedding_dim=embedding_dim,
-            hidden_dim=hidden_dim,
-            num_layers=num_layers,
-            num_heads=num_heads,
-            intermediate_dim=intermediate_dim,
-            max_sequence_length=max_sequence_length,
-            dropout=dropout,
-            dtype=dtype,
-        )
-        self.head = LogitsHead(
-            target_vocabulary_size, dropout, dtype=dtype, name="head"
-        )
+        encoded = self.encoder_decoder.encode(encoder_token_ids)
+        features = self.encoder_decoder.decode(decoder_token_ids, encoded)
         logits = self.head(features)
         super().__init__(
             inputs={
@@ -207,142 +229,6 @@ class Seq2Seq(ZooModel):
         self.start_id = start_id
         self.end_id = end_id
         self.dropout = dropout
-
-    # === Layers ===
-
-    def _build_lstm(self, encoder_token_ids, decoder_token_ids, **args):
-        dtype, hidden_dim, dropout = args["dtype"], args["hidden_dim"], args["dropout"]
-        self.source_embedding = keras.layers.Embedding(
-            args["source_vocabulary_size"],
-            args["embedding_dim"],
-            dtype=dtype,
-            name="source_embedding",
-        )
-        self.target_embedding = keras.layers.Embedding(
-            args["target_vocabulary_size"],
-            args["embedding_dim"],
-            dtype=dtype,
-            name="target_embedding",
-        )
-        self.encoder_layers = []
-        for i in range(args["num_layers"]):
-            lstm = keras.layers.LSTM(
-                hidden_dim,
-                return_sequences=True,
-                return_state=i == args["num_layers"] - 1,
-                dropout=dropout,
-                use_cudnn=False,
-                dtype=dtype,
-                name=f"encoder_lstm_{i}",
-            )
-            self.encoder_layers.append(
-                keras.layers.Bidirectional(
-                    lstm, dtype=dtype, name=f"bidirectional_encoder_lstm_{i}"
-                )
-            )
-        self.state_h_bridge = keras.layers.Dense(
-            hidden_dim, activation="tanh", dtype=dtype, name="state_h_bridge"
-        )
-        self.state_c_bridge = keras.layers.Dense(
-            hidden_dim, dtype=dtype, name="state_c_bridge"
-        )
-        self.decoder_layers = [
-            keras.layers.LSTM(
-                hidden_dim,
-                return_sequences=True,
-                dropout=dropout,
-                use_cudnn=False,
-                dtype=dtype,
-                name=f"decoder_lstm_{i}",
-            )
-            for i in range(args["num_layers"])
-        ]
-        self.memory_projection = keras.layers.Dense(
-            hidden_dim, dtype=dtype, name="memory_projection"
-        )
-        self.attention = keras.layers.AdditiveAttention(dtype=dtype, name="attention")
-        self.concat = keras.layers.Concatenate(dtype=dtype, name="concat")
-        self.attention_output = keras.layers.Dense(
-            hidden_dim, activation="tanh", dtype=dtype, name="attention_output"
-        )
-
-        # Encoder: masks are explicit, so padding never enters a state.
-        encoder_mask = padding_mask_from(encoder_token_ids)
-        x = self.source_embedding(encoder_token_ids)
-        for layer in self.encoder_layers[:-1]:
-            x = layer(x, mask=encoder_mask)
-        x, forward_h, forward_c, backward_h, backward_c = self.encoder_layers[-1](
-            x, mask=encoder_mask
-        )
-        state_h = self.state_h_bridge(self.concat([forward_h, backward_h]))
-        state_c = self.state_c_bridge(self.concat([forward_c, backward_c]))
-        memory = self.memory_projection(x)
-        # Decoder: causal by construction (a left-to-right LSTM).
-        y = self.target_embedding(decoder_token_ids)
-        for layer in self.decoder_layers:
-            y = layer(y, initial_state=[state_h, state_c])
-        context = self.attention([y, memory], mask=[None, encoder_mask])
-        return self.attention_output(self.concat([y, context]))
-
-    def _build_transformer(self, encoder_token_ids, decoder_token_ids, **args):
-        dtype, hidden_dim, dropout = args["dtype"], args["hidden_dim"], args["dropout"]
-        length = args["max_sequence_length"]
-        block_args = {
-            "intermediate_dim": args["intermediate_dim"],
-            "num_heads": args["num_heads"],
-            "dropout": dropout,
-            "activation": "gelu",
-            "normalize_first": True,
-            "dtype": dtype,
-        }
-        self.source_embedding = keras_hub.layers.TokenAndPositionEmbedding(
-            vocabulary_size=args["source_vocabulary_size"],
-            sequence_length=length,
-            embedding_dim=hidden_dim,
-            dtype=dtype,
-            name="source_embedding",
-        )
-        self.target_embedding = keras_hub.layers.TokenAndPositionEmbedding(
-            vocabulary_size=args["target_vocabulary_size"],
-            sequence_length=length,
-            embedding_dim=hidden_dim,
-            dtype=dtype,
-            name="target_embedding",
-        )
-        self.embedding_dropout = keras.layers.Dropout(
-            dropout, dtype=dtype, name="embedding_dropout"
-        )
-        self.encoder_layers = [
-            keras_hub.layers.TransformerEncoder(**block_args, name=f"encoder_block_{i}")
-            for i in range(args["num_layers"])
-        ]
-        self.encoder_norm = keras.layers.LayerNormalization(
-            epsilon=1e-5, dtype=dtype, name="encoder_norm"
-        )
-        self.decoder_layers = [
-            keras_hub.layers.TransformerDecoder(**block_args, name=f"decoder_block_{i}")
-            for i in range(args["num_layers"])
-        ]
-        self.decoder_norm = keras.layers.LayerNormalization(
-            epsilon=1e-5, dtype=dtype, name="decoder_norm"
-        )
-
-        encoder_mask = padding_mask_from(encoder_token_ids)
-        x = self.embedding_dropout(self.source_embedding(encoder_token_ids))
-        for block in self.encoder_layers:
-            x = block(x, padding_mask=encoder_mask)
-        memory = self.encoder_norm(x)
-        decoder_mask = padding_mask_from(decoder_token_ids)
-        y = self.embedding_dropout(self.target_embedding(decoder_token_ids))
-        for block in self.decoder_layers:
-            y = block(
-                y,
-                encoder_sequence=memory,
-                decoder_padding_mask=decoder_mask,
-                encoder_padding_mask=encoder_mask,
-                use_causal_mask=True,
-            )
-        return self.decoder_norm(y)
 
     def get_config(self):
         config = super().get_config()
@@ -393,10 +279,13 @@ class Seq2Seq(ZooModel):
             encoder_token_ids: int array `(batch, src_len)`, 0 = padding.
             max_length: number of tokens to produce (the start token not
                 counted).
-            strategy: `"greedy"`, or `"beam"` (beam search on the sum of the
+            strategy: `"greedy"`; `"beam"` (beam search on the sum of the
                 tokens' log-probabilities, no length penalty: a hypothesis that
-                has produced `end_id` keeps its score).
-            num_beams: hypotheses kept per example by beam search.
+                has produced `end_id` keeps its score); another keras-hub
+                sampler name (`"top_k"`, `"top_p"`, `"random"`,
+                `"contrastive"`, with keras-hub's defaults); or a
+                `keras_hub.samplers.Sampler`.
+            num_beams: hypotheses kept per example by `"beam"`.
 
         Returns:
             int32 numpy array `(batch, max_length)`: the tokens after
@@ -404,10 +293,6 @@ class Seq2Seq(ZooModel):
             are never produced.
         """
         check_sizes(max_length=max_length, num_beams=num_beams)
-        if strategy not in STRATEGIES:
-            raise ValueError(
-                f"`strategy` must be one of {STRATEGIES}. Received: {strategy!r}"
-            )
         if self.architecture == "transformer" and max_length >= (
             self.max_sequence_length
         ):
@@ -415,139 +300,151 @@ class Seq2Seq(ZooModel):
                 f"`max_length` ({max_length}) must be below `max_sequence_length` "
                 f"({self.max_sequence_length})."
             )
-        beams = num_beams if strategy == "beam" else 0
-        encoder_token_ids = np.asarray(encoder_token_ids).astype("int32")
-        return np.asarray(
-            keras.ops.convert_to_numpy(
-                self._generate_function(max_length, beams)(encoder_token_ids)
-            )
-        ).astype("int32")
-
-    def _generate_function(self, max_length, beams):
-        """The compiled decoding loop for these settings (made once, then kept)."""
+        key = (max_length, strategy, num_beams if strategy == "beam" else None)
         if not hasattr(self, "_generate_functions"):
             self._generate_functions = {}
-        key = (max_length, beams)
-        if key in self._generate_functions:
-            return self._generate_functions[key]
-        backend = keras.backend.backend()
-        if backend == "tensorflow":
-            import tensorflow as tf
+        if key not in self._generate_functions:
+            sampler = self._sampler(strategy, num_beams)
+            self._generate_functions[key] = self._compile_generate(max_length, sampler)
+        encoder_token_ids = np.asarray(encoder_token_ids).astype("int32")
+        tokens = self._generate_functions[key](encoder_token_ids)
+        return np.asarray(keras.ops.convert_to_numpy(tokens)).astype("int32")
 
-            def logits_fn(encoder_ids, decoder_ids):
-                inputs = {
-                    "encoder_token_ids": encoder_ids,
-                    "decoder_token_ids": decoder_ids,
-                }
-                return self(inputs, training=False)
+    def build_cache(self, encoder_token_ids, length):
+        """Runs the encoder; the decoding cache for up to `length` target tokens.
 
-            function = tf.function(
-                lambda ids: self._search(logits_fn, ids, max_length, beams),
-                jit_compile=True,
-            )
-        elif backend == "jax":
-            import jax
+        The cache is a tuple of tensors, each with the batch first (what
+        keras-hub samplers repeat for beams and reorder).
+        """
+        encoded = self.encoder_decoder.encode(encoder_token_ids)
+        return self.encoder_decoder.start_cache(encoded, length)
 
-            def stateless(trainable, non_trainable, ids):
-                def logits_fn(encoder_ids, decoder_ids):
-                    inputs = {
-                        "encoder_token_ids": encoder_ids,
-                        "decoder_token_ids": decoder_ids,
-                    }
-                    logits, _ = self.stateless_call(
-                        trainable, non_trainable, inputs, training=False
-                    )
-                    return logits
+    def call_decoder_with_cache(self, decoder_token_ids, cache, index):
+        """One decoding step on the token at position `index`.
 
-                return self._search(logits_fn, ids, max_length, beams)
+        Args:
+            decoder_token_ids: int `(batch, 1)`.
+            cache: from `build_cache`, or from the step at `index - 1`.
+            index: the token's position in the decoder input (`start_id` at 0).
 
-            jitted = jax.jit(stateless)
+        Returns:
+            `(logits, features, cache)`: float32 logits `(batch, 1,
+            target_vocabulary_size)` for the next token, equal to those of
+            the full model at `index`; the features `(batch, 1, hidden_dim)`
+            they come from; the cache for position `index + 1`.
+        """
+        features, cache = self.encoder_decoder.decode_step(
+            decoder_token_ids, cache, index
+        )
+        return self.head(features), features, cache
 
-            def function(ids):
-                # Variables go in as arguments: later training is seen.
-                return jitted(
-                    [v.value for v in self.trainable_variables],
-                    [v.value for v in self.non_trainable_variables],
-                    ids,
-                )
-        else:  # Other backends run the loop uncompiled.
-
-            def function(ids):
-                def logits_fn(encoder_ids, decoder_ids):
-                    inputs = {
-                        "encoder_token_ids": encoder_ids,
-                        "decoder_token_ids": decoder_ids,
-                    }
-                    return self(inputs, training=False)
-
-                return self._search(logits_fn, ids, max_length, beams)
-
-        self._generate_functions[key] = function
-        return function
-
-    def _log_probs(self, logits):
-        """Log-softmax over the tokens that may be produced (not 0 or start)."""
+    def generate_step(self, encoder_token_ids, max_length, sampler):
+        """The compilable decoding loop: `(batch, max_length)` int32 tokens."""
         ops = keras.ops
+        batch = ops.shape(encoder_token_ids)[0]
+        # The prompt holds start_id, then the tokens produced so far, then 0s.
+        start = ops.full((batch, 1), self.start_id, "int32")
+        prompt = ops.concatenate([start, ops.zeros((batch, max_length), "int32")], 1)
+        cache = self.build_cache(encoder_token_ids, max_length + 1)
+        # The features of each prompt token (for the contrastive sampler).
+        _, start_features, _ = self.call_decoder_with_cache(start, cache, 0)
+        hidden_states = ops.pad(start_features, [[0, 0], [0, max_length], [0, 0]])
         vocabulary = ops.arange(self.target_vocabulary_size)
         allowed = ops.logical_and(
             ops.not_equal(vocabulary, 0), ops.not_equal(vocabulary, self.start_id)
         )
-        logits = ops.where(allowed, ops.cast(logits, "float32"), _NEG_INF)
-        return ops.log_softmax(logits, axis=-1)
+        pad_only = ops.where(ops.equal(vocabulary, 0), 0.0, _NEG_INF)
 
-    def _search(self, logits_fn, encoder_token_ids, max_length, beams):
-        """Greedy (`beams == 0`) or beam search; returns `(batch, max_length)`."""
-        ops = keras.ops
-        batch = ops.shape(encoder_token_ids)[0]
-        width = max(beams, 1)
-        vocabulary_size = self.target_vocabulary_size
-        encoder_token_ids = ops.repeat(encoder_token_ids, width, axis=0)
-        rows = batch * width
-        # The buffer holds start_id, then the tokens produced so far, then 0s.
-        buffer = ops.concatenate(
-            [
-                ops.full((rows, 1), self.start_id, "int32"),
-                ops.zeros((rows, max_length), "int32"),
-            ],
-            axis=1,
-        )
-        done = ops.zeros((rows,), "bool")
-        # Only the first beam of each example is live at the start.
-        scores = ops.tile(
-            ops.concatenate([ops.zeros((1,)), ops.full((width - 1,), _NEG_INF)]),
-            [batch],
-        )
-        positions = ops.arange(max_length + 1)
-        pad_only = ops.where(ops.arange(vocabulary_size) == 0, 0.0, _NEG_INF)
+        def step(prompt, cache, index):
+            rows = ops.shape(prompt)[0]
+            token = ops.slice(prompt, [0, index - 1], [rows, 1])
+            logits, features, cache = self.call_decoder_with_cache(
+                token, cache, index - 1
+            )
+            logits = ops.where(allowed, logits[:, 0], _NEG_INF)
+            # A finished row only continues with padding, at no cost.
+            done = ops.any(ops.equal(prompt, self.end_id), axis=1)
+            logits = ops.where(done[:, None], pad_only, logits)
+            return logits, features[:, 0], cache
 
-        def step(index, state):
-            buffer, done, scores = state
-            logits = logits_fn(encoder_token_ids, buffer)
-            logits = ops.take(logits, index, axis=1)  # (rows, vocabulary)
-            log_probs = self._log_probs(logits)
-            if beams == 0:
-                token = ops.cast(ops.argmax(log_probs, axis=-1), "int32")
-                token = ops.where(done, 0, token)
-            else:
-                # A finished hypothesis only continues with padding, at no cost.
-                log_probs = ops.where(done[:, None], pad_only[None, :], log_probs)
-                candidates = ops.reshape(
-                    scores[:, None] + log_probs, (batch, width * vocabulary_size)
+        tokens = sampler(
+            next=step,
+            prompt=prompt,
+            cache=cache,
+            index=1,
+            stop_token_ids=(self.end_id,),
+            hidden_states=hidden_states,
+            model=self,
+        )
+        return tokens[:, 1:]
+
+    def _sampler(self, strategy, num_beams):
+        if isinstance(strategy, keras_hub.samplers.Sampler):
+            sampler = strategy
+        elif strategy == "greedy":
+            sampler = keras_hub.samplers.GreedySampler()
+        elif strategy == "beam":
+            sampler = keras_hub.samplers.BeamSampler(num_beams=num_beams)
+        elif isinstance(strategy, str) and strategy in SAMPLERS:
+            sampler = keras_hub.samplers.get(strategy)
+        else:
+            raise ValueError(
+                f'`strategy` must be "greedy", "beam", one of {SAMPLERS} or a '
+                f"`keras_hub.samplers.Sampler`. Received: {strategy!r}"
+            )
+        if getattr(sampler, "return_all_beams", False):
+            raise ValueError(
+                "`generate` returns the best beam: use a `BeamSampler` with "
+                "`return_all_beams=False`."
+            )
+        return sampler
+
+    def _compile_generate(self, max_length, sampler):
+        """`generate_step` compiled for the backend (variables as arguments)."""
+
+        def generate_step(encoder_token_ids):
+            return self.generate_step(encoder_token_ids, max_length, sampler)
+
+        backend = keras.backend.backend()
+        if backend == "tensorflow":
+            import tensorflow as tf
+
+            return tf.function(generate_step, jit_compile=True)
+        if backend != "jax":  # Other backends run the loop uncompiled.
+            return generate_step
+        import jax
+
+        @jax.jit
+        def compiled(encoder_token_ids, state):
+            sampler_values, trainable, non_trainable = state
+            mapping = itertools.chain(
+                zip(sampler.variables, sampler_values, strict=True),
+                zip(self.trainable_variables, trainable, strict=True),
+                zip(self.non_trainable_variables, non_trainable, strict=True),
+            )
+            with keras.StatelessScope(state_mapping=mapping) as scope:
+                tokens = generate_step(encoder_token_ids)
+            # The random samplers' seeds move on.
+            sampler_values = [
+                value if new is None else new
+                for value, new in zip(
+                    sampler_values,
+                    [scope.get_current_value(v) for v in sampler.variables],
+                    strict=True,
                 )
-                scores, flat = ops.top_k(candidates, k=width)
-                flat = ops.cast(flat, "int32")
-                parent = flat // vocabulary_size + ops.arange(batch)[:, None] * width
-                parent = ops.reshape(parent, (rows,))
-                token = ops.reshape(flat % vocabulary_size, (rows,))
-                scores = ops.reshape(scores, (rows,))
-                buffer = ops.take(buffer, parent, axis=0)
-                done = ops.take(done, parent, axis=0)
-            write = ops.equal(positions, index + 1)[None, :]
-            buffer = ops.where(write, token[:, None], buffer)
-            done = ops.logical_or(done, ops.equal(token, self.end_id))
-            return buffer, done, scores
+            ]
+            return tokens, sampler_values
 
-        buffer, _, _ = ops.fori_loop(0, max_length, step, (buffer, done, scores))
-        # top_k sorts the beams: the first of each example is the best.
-        best = ops.reshape(buffer, (batch, width, max_length + 1))[:, 0, 1:]
-        return ops.cast(best, "int32")
+        def function(encoder_token_ids):
+            # Variables go in as arguments: later training is seen.
+            state = (
+                [v.value for v in sampler.variables],
+                [v.value for v in self.trainable_variables],
+                [v.value for v in self.non_trainable_variables],
+            )
+            tokens, sampler_values = compiled(encoder_token_ids, state)
+            for variable, value in zip(sampler.variables, sampler_values, strict=True):
+                variable.assign(value)
+            return tokens
+
+        return function
