@@ -12,7 +12,10 @@ three models are token classifiers of width `--hidden-dim`:
   `--num-heads` heads over the whole sequence (learned positions);
 - MemoryTransformer: the same blocks with `--position-encoding` positions
   (rotary by default), reading segments of `--segment-length` tokens with
-  `--num-memory-tokens` memory tokens.
+  `--num-memory-tokens` memory tokens;
+- keras_hub_encoder: a reference outside the zoo, plain keras-hub layers
+  (`TokenAndPositionEmbedding`, `--num-layers` pre-norm `TransformerEncoder`s,
+  a final layer norm, logits), to tell a zoo bug from the task's difficulty.
 
 Each model trains for `--steps` steps of `--batch-size` fresh sequences with
 Adam at `--learning-rate` (warm-up then cosine decay), and is scored by the
@@ -26,6 +29,7 @@ import argparse
 import time
 
 import keras
+import keras_hub
 
 from keras_ctxmem.data.synthetic import (
     multi_query_associative_recall,
@@ -37,7 +41,8 @@ from keras_ctxmem.zoo import (
     create_model,
 )
 
-MODELS = ("lstm", "transformer", "memory_transformer")
+MODELS = ("lstm", "transformer", "memory_transformer", "keras_hub_encoder")
+DEFAULT_MODELS = MODELS[:3]
 
 
 def build(name, args, vocabulary_size):
@@ -68,6 +73,17 @@ def build(name, args, vocabulary_size):
             **width,
         )
     token_ids = keras.Input(shape=(None,), dtype="int32", name="token_ids")
+    if name == "keras_hub_encoder":
+        x = keras_hub.layers.TokenAndPositionEmbedding(
+            vocabulary_size, args.length, args.hidden_dim
+        )(token_ids)
+        for _ in range(args.num_layers):
+            x = keras_hub.layers.TransformerEncoder(
+                4 * args.hidden_dim, args.num_heads, normalize_first=True
+            )(x)
+        x = keras.layers.LayerNormalization()(x)
+        logits = keras.layers.Dense(args.num_values)(x)
+        return keras.Model(token_ids, logits, name="keras_hub_encoder")
     x = keras.layers.Embedding(vocabulary_size, args.hidden_dim)(token_ids)
     x = keras.layers.LSTM(args.lstm_units, return_sequences=True)(x)
     logits = keras.layers.Dense(args.num_values)(x)
@@ -76,7 +92,7 @@ def build(name, args, vocabulary_size):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--models", nargs="+", choices=MODELS, default=MODELS)
+    parser.add_argument("--models", nargs="+", choices=MODELS, default=DEFAULT_MODELS)
     parser.add_argument("--length", type=int, default=256)
     parser.add_argument("--num-pairs", type=int, default=16)
     parser.add_argument("--num-keys", type=int, default=64)
