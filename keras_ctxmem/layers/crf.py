@@ -121,7 +121,7 @@ class CRF(keras.layers.Layer):
             next_alpha = ops.logsumexp(scores, axis=1)
             return ops.where(real[:, None], next_alpha, alpha), None
 
-        alpha, _ = ops.scan(step, alpha, _time_major_steps(emissions, mask))
+        alpha = _final_carry(step, alpha, _time_major_steps(emissions, mask))
         return ops.logsumexp(alpha + end, axis=-1)
 
     def viterbi_decode(self, emissions, mask=None):
@@ -183,6 +183,17 @@ def _time_major_steps(emissions, mask):
         [emissions[:, 1:], ops.cast(mask[:, 1:, None], emissions.dtype)], axis=-1
     )
     return ops.transpose(steps, (1, 0, 2))
+
+
+def _final_carry(step, init, steps):
+    """`ops.scan(step, init, steps)[0]`. On TensorFlow `tf.foldl`: its loop
+    has a maximum number of iterations, which XLA needs to differentiate it
+    (`jit_compile=True` training); Keras' TensorFlow `scan` sets none."""
+    if keras.backend.backend() != "tensorflow":
+        return ops.scan(step, init, steps)[0]
+    import tensorflow as tf
+
+    return tf.foldl(lambda carry, x: step(carry, x)[0], steps, initializer=init)
 
 
 def _split_steps(inputs):
