@@ -176,14 +176,24 @@ class KerasHubMemoryCell(keras.layers.Layer):
             segment_ids = ops.zeros_like(window[..., 0], dtype="int32")
             window = backbone.embeddings_add(
                 (
-                    window,
-                    backbone.position_embedding(window),
+                    window + self.positions(backbone.position_embedding, window),
                     backbone.segment_embedding(segment_ids),
                 )
             )
         else:
-            window = window + backbone.embeddings.position_embedding(window)
+            position_embedding = backbone.embeddings.position_embedding
+            window = window + self.positions(position_embedding, window)
         return backbone.embeddings_layer_norm(window)
+
+    def positions(self, position_embedding, window):
+        """The first `window` positions of a keras-hub `PositionEmbedding`,
+        `(length, hidden_dim)`, added by broadcasting: the layer's own call
+        broadcasts them to the batch with `broadcast_to`, whose gradient XLA
+        cannot compile inside the segment loop when the batch size is unknown
+        (a partial last batch)."""
+        length = window.shape[1]
+        table = position_embedding.position_embeddings[:length]
+        return ops.cast(table, self.compute_dtype)
 
     def call(self, inputs, states):
         length, hidden_dim = self.segment_length, self.backbone.hidden_dim
