@@ -1,0 +1,73 @@
+"""Every zoo model passes the conformance checks of `tests/conformance.py`:
+variable lengths, padding invariance, preset round trips (the zoo's loader and
+keras-hub's), mixed precision, an XLA epoch with a partial last batch, and all
+of them again on the JAX backend."""
+
+import inspect
+
+import pytest
+
+from keras_ctxmem import zoo
+from keras_ctxmem.registry import _PRESETS
+from keras_ctxmem.zoo.zoo_model import ZooModel
+from tests.conformance import CASES, CHECKS, run_family_test
+from tests.helpers import run_under_jax
+
+# XLA compiles a training step in 10-30 s of a loaded CPU: the default run keeps
+# the cases it caught failing (MemoryTransformer, its loop over the segments);
+# `-m slow` runs them all.
+XLA_BY_DEFAULT = {"memory_transformer_sequence", "memory_transformer_token"}
+
+
+def test_every_registered_family_and_zoo_model_has_a_case():
+    families = {entry["family"] for entry in _PRESETS.values()}
+    covered = {case.family for case in CASES.values()}
+    assert families <= covered, f"families without a case: {families - covered}"
+    classes = {
+        cls
+        for cls in vars(zoo).values()
+        if inspect.isclass(cls) and issubclass(cls, ZooModel)
+    }
+    covered = {case.model_class for case in CASES.values()}
+    missing = sorted(cls.__name__ for cls in classes - covered)
+    assert not missing, f"zoo models without a conformance case: {missing}"
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_conformance(name, tmp_path):
+    case = CASES[name]
+    assert isinstance(case.build(), case.model_class), name
+    run_family_test(case, str(tmp_path), [c for c in CHECKS if c != "xla"])
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        name if name in XLA_BY_DEFAULT else pytest.param(name, marks=pytest.mark.slow)
+        for name in sorted(CASES)
+        if CASES[name].no_fit is None
+    ],
+)
+def test_one_epoch_under_xla_with_a_partial_last_batch(name, tmp_path):
+    run_family_test(CASES[name], str(tmp_path), ["xla"])
+
+
+SCRIPT = r"""
+import tempfile
+
+import keras
+
+assert keras.backend.backend() == "jax", keras.backend.backend()
+from tests.conformance import CASES, run_family_test
+
+with tempfile.TemporaryDirectory() as directory:
+    for name, case in CASES.items():
+        skipped = run_family_test(case, directory)
+        print("ok", name, skipped)
+print("ALL OK")
+"""
+
+
+def test_every_case_on_jax():
+    """All the checks, XLA included (JAX always compiles), in one process."""
+    assert "ALL OK" in run_under_jax(SCRIPT)
