@@ -41,7 +41,7 @@ def test_bench_rejects_unknown_presets(capsys):
 
 
 def test_bench_times_the_memory_transformer_alone(capsys):
-    # Without XLA: its XLA compile is tested in tests/zoo/test_xla_partial_batch.py.
+    # Without XLA: its XLA compile is tested in tests/zoo/test_conformance.py.
     args = [*ARGS[:2], "memory_transformer_tiny", *ARGS[3:], "--no-xla"]
     assert cli.main(args) == 0
     out = capsys.readouterr().out

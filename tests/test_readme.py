@@ -62,7 +62,7 @@ def test_readme_names_only_files_that_exist():
             text,
         )
     )
-    assert "tests/zoo/test_xla_partial_batch.py" in names
+    assert "tests/conformance.py" in names
     missing = sorted(n for n in names if not os.path.exists(os.path.join(ROOT, n)))
     assert not missing, f"README.md names files that do not exist: {missing}"
 

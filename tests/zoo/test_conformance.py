@@ -14,9 +14,15 @@ from tests.conformance import CASES, CHECKS, run_family_test
 from tests.helpers import run_under_jax
 
 # XLA compiles a training step in 10-30 s of a loaded CPU: the default run keeps
-# the cases it caught failing (MemoryTransformer, its loop over the segments);
-# `-m slow` runs them all.
-XLA_BY_DEFAULT = {"memory_transformer_sequence", "memory_transformer_token"}
+# the cases it caught failing (their loops over segments or time steps:
+# MemoryTransformer, the keras-hub memory, the tagger's CRF); `-m slow` runs them
+# all.
+XLA_BY_DEFAULT = {
+    "keras_hub_memory",
+    "lstm_tagger",
+    "memory_transformer_sequence",
+    "memory_transformer_token",
+}
 
 
 def test_every_registered_family_and_zoo_model_has_a_case():
