@@ -67,8 +67,9 @@ def marker_task(num_examples, max_length=12, vocabulary_size=50, seed=0):
     return token_ids.astype("int32"), labels.astype("int32")
 
 
-def run_under_jax(script):
-    """Runs `script` in a fresh Python with `KERAS_BACKEND=jax`; returns stdout.
+def run_under_jax(script, *args):
+    """Runs `script` (with `args` in `sys.argv`) in a fresh Python with
+    `KERAS_BACKEND=jax`; returns stdout.
 
     Keras fixes its backend at import, so another backend needs another process.
     """
@@ -90,7 +91,7 @@ def run_under_jax(script):
         ),
     }
     result = subprocess.run(
-        [sys.executable, "-c", script],
+        [sys.executable, "-c", script, *args],
         env=env,
         cwd=root,
         capture_output=True,

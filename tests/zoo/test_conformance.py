@@ -1,9 +1,10 @@
 """Every zoo model passes the conformance checks of `tests/conformance.py`:
 variable lengths, padding invariance, preset round trips (the zoo's loader and
-keras-hub's), mixed precision, an XLA epoch with a partial last batch, and all
-of them again on the JAX backend."""
+keras-hub's), mixed precision, an XLA epoch with a partial last batch; and on
+the JAX backend, in one subprocess."""
 
 import inspect
+import json
 
 import pytest
 
@@ -58,7 +59,14 @@ def test_one_epoch_under_xla_with_a_partial_last_batch(name, tmp_path):
     run_family_test(CASES[name], str(tmp_path), ["xla"])
 
 
+# On JAX every call of a new shape compiles: the default run checks every case
+# but its XLA epoch and mixed precision, and trains the models the JAX test
+# this one replaced trained; `-m slow` runs every check of every case.
+JAX_FIT_BY_DEFAULT = {"attentive_lstm", "lstm", "transformer", "transformer_token"}
+
 SCRIPT = r"""
+import json
+import sys
 import tempfile
 
 import keras
@@ -66,14 +74,25 @@ import keras
 assert keras.backend.backend() == "jax", keras.backend.backend()
 from tests.conformance import CASES, run_family_test
 
+plan = json.loads(sys.argv[1])
 with tempfile.TemporaryDirectory() as directory:
     for name, case in CASES.items():
-        skipped = run_family_test(case, directory)
-        print("ok", name, skipped)
+        skipped = run_family_test(case, directory, plan[name])
+        print("ok", name, plan[name], skipped)
 print("ALL OK")
 """
 
 
-def test_every_case_on_jax():
-    """All the checks, XLA included (JAX always compiles), in one process."""
-    assert "ALL OK" in run_under_jax(SCRIPT)
+@pytest.mark.parametrize(
+    "every_check", [False, pytest.param(True, marks=pytest.mark.slow)]
+)
+def test_every_case_on_jax(every_check):
+    """The cases in one `KERAS_BACKEND=jax` process."""
+    default = [c for c in CHECKS if c not in ("xla", "mixed_precision")]
+    plan = {
+        name: list(CHECKS)
+        if every_check
+        else default + ["xla"] * (name in JAX_FIT_BY_DEFAULT)
+        for name in CASES
+    }
+    assert "ALL OK" in run_under_jax(SCRIPT, json.dumps(plan))
