@@ -479,6 +479,7 @@ def run_family_test(case, directory, checks=CHECKS):
     assert not unknown, f"Unknown checks: {sorted(unknown)}"
     skipped = {}
     model = case.build()
+    assert isinstance(model, case.model_class), f"[{case.name}] built a {model}"
     if "variable_lengths" in checks:
         check_variable_lengths(case, model)
     if "padding" in checks:
