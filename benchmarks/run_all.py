@@ -180,8 +180,26 @@ def run_inference(args, log):
     return rows
 
 
+def _torch_ms(result):
+    """The PyTorch step; with variants, the fastest named and the others after."""
+    text = _ms(result.get("torch_step_s"))
+    variants = result.get("torch_variant_step_s")
+    if not variants:
+        return text
+    fastest = result["torch_variant"]
+    others = ", ".join(f"{v} {_ms(t)}" for v, t in variants.items() if v != fastest)
+    return f"{text} ({fastest}; {others})"
+
+
 def _short(result):
-    keys = ("status", "keras_step_s", "torch_step_s", "keras_vs_torch", "rows")
+    keys = (
+        "status",
+        "keras_step_s",
+        "torch_step_s",
+        "torch_variant_step_s",
+        "keras_vs_torch",
+        "rows",
+    )
     return json.dumps({k: result[k] for k in keys if k in result})
 
 
@@ -210,7 +228,7 @@ def training_table(rows):
             f"| {r['preset']} | {r['batch_size']} × {r['sequence_length']} "
             f"| {r['precision']} | {'on' if r['jit'] else 'off'} "
             f"| {_ms(r['keras_step_s'])} | {r['keras_tokens_per_s']:,.0f} "
-            f"| {_ms(r.get('torch_step_s'))} "
+            f"| {_torch_ms(r)} "
             f"| {_count(r.get('torch_tokens_per_s'))} "
             f"| {_ratio(r.get('keras_vs_torch'))} "
             f"| {_rss(r, 'keras_peak_rss_mb', 'baseline_rss_mb')} "

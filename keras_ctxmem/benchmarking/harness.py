@@ -22,6 +22,9 @@ What is measured:
   machine hits both alike, and never run at the same time. The result is the
   median step time of each and their ratio. (In one process the two
   frameworks' thread pools slowed PyTorch down several times over.)
+- The LSTM families have two PyTorch variants (`torch_reference.LSTM_VARIANTS`:
+  packed sequences, or the padded batch with one LSTM per direction), each in
+  its own worker, interleaved the same way; the ratio is against the faster.
 - Tokens/s: `batch_size * sequence_length / median step` (padded positions
   count: the batch has rows of random lengths between half and all of
   `sequence_length`).
@@ -61,6 +64,11 @@ BENCHMARKED_FAMILIES = (
 )
 # Families with no PyTorch reference: timed with `--no-torch` only.
 KERAS_ONLY_FAMILIES = ("memory_transformer", "multimodal", "memory_network", "seq2seq")
+# PyTorch variants timed per family (None: the module's only one).
+TORCH_VARIANTS = {
+    "lstm": ("packed", "padded"),
+    "attentive_lstm": ("packed", "padded"),
+}
 # Families whose output is not a `num_classes` classification.
 NO_NUM_CLASSES = ("memory_network", "seq2seq")
 SENTENCE_LENGTH = 8  # words per memory of the memory network's synthetic stories
@@ -214,7 +222,14 @@ class TorchRunner:
     """The PyTorch reference and an eager AdamW step on the same batch."""
 
     def __init__(
-        self, family, config, token_ids, labels, precision="float32", keras_count=None
+        self,
+        family,
+        config,
+        token_ids,
+        labels,
+        precision="float32",
+        keras_count=None,
+        variant=None,
     ):
         import torch
 
@@ -225,7 +240,10 @@ class TorchRunner:
 
         torch.manual_seed(0)
         self.torch = torch
-        self.module = FAMILY_MODULES[family](**{**config, "num_classes": 2})
+        variant_argument = {} if variant is None else {"variant": variant}
+        self.module = FAMILY_MODULES[family](
+            **{**config, "num_classes": 2, **variant_argument}
+        )
         self.parameter_count = count_params(self.module)
         if keras_count is not None and keras_count != self.parameter_count:
             raise AssertionError(
@@ -284,13 +302,15 @@ class TorchRunner:
         return times
 
 
-def _torch_worker(connection, family, config, token_ids, labels, precision):
+def _torch_worker(connection, family, config, token_ids, labels, precision, variant):
     """Runs in a spawned process without TensorFlow: PyTorch steps on request."""
     import keras_ctxmem.benchmarking.torch_reference  # noqa: F401  (imports torch)
 
     baseline = peak_rss_mb()
     try:
-        runner = TorchRunner(family, config, token_ids, labels, precision)
+        runner = TorchRunner(
+            family, config, token_ids, labels, precision, variant=variant
+        )
         connection.send(("ready", runner.parameter_count, baseline))
         while True:
             steps = connection.recv()
@@ -311,14 +331,17 @@ class TorchWorker:
     gives PyTorch's own peak memory.
     """
 
-    def __init__(self, family, config, token_ids, labels, precision, keras_count):
+    def __init__(
+        self, family, config, token_ids, labels, precision, keras_count, variant=None
+    ):
         import multiprocessing
 
+        self.variant = variant
         context = multiprocessing.get_context("spawn")
         self.connection, child = context.Pipe()
         self.process = context.Process(
             target=_torch_worker,
-            args=(child, family, config, token_ids, labels, precision),
+            args=(child, family, config, token_ids, labels, precision, variant),
             daemon=True,
         )
         self.process.start()
@@ -403,7 +426,7 @@ def measure_training(
         "status": "ok",
     }
     previous_policy = keras.config.dtype_policy()
-    torch_runner = None
+    torch_runners = []
     set_precision(precision)
     try:
         keras.utils.set_random_seed(0)
@@ -424,41 +447,54 @@ def measure_training(
             return result
         keras_times = keras_runner.run(steps)
         result["keras_peak_rss_mb"] = round(peak_rss_mb())
-        torch_times = []
+        torch_times = {}
         if with_torch:
-            torch_runner = TorchWorker(
-                family, config, x, y, precision, result["parameters"]
-            )
-            result["torch_parameters"] = torch_runner.parameter_count
-            result["torch_baseline_rss_mb"] = round(torch_runner.baseline_rss_mb)
-            torch_runner.run(2)  # warm-up
-            torch_times += torch_runner.run(steps)
+            for variant in TORCH_VARIANTS.get(family, (None,)):
+                runner = TorchWorker(
+                    family, config, x, y, precision, result["parameters"], variant
+                )
+                torch_runners.append(runner)
+                runner.run(2)  # warm-up
+                torch_times[variant] = runner.run(steps)
+            result["torch_parameters"] = torch_runners[0].parameter_count
+            result["torch_baseline_rss_mb"] = round(torch_runners[0].baseline_rss_mb)
         for repeat in range(1, repeats):
-            runners = [(keras_runner, keras_times), (torch_runner, torch_times)]
+            runners = [(keras_runner, keras_times)] + [
+                (runner, torch_times[runner.variant]) for runner in torch_runners
+            ]
             if repeat % 2 == 1:
                 runners.reverse()
             for runner, times in runners:
-                if runner is not None:
-                    times += runner.run(steps)
+                times += runner.run(steps)
             log(
                 f"repeat {repeat + 1}/{repeats}: keras {_median(keras_times):.4f} s"
-                + (f", torch {_median(torch_times):.4f} s" if torch_times else "")
+                + "".join(
+                    f", torch{'' if v is None else ' ' + v} {_median(t):.4f} s"
+                    for v, t in torch_times.items()
+                )
             )
-        if torch_runner is not None:
-            result["torch_peak_rss_mb"] = round(torch_runner.peak_rss_mb)
+        if torch_runners:
+            result["torch_peak_rss_mb"] = round(
+                max(runner.peak_rss_mb for runner in torch_runners)
+            )
     finally:
         keras.config.set_dtype_policy(previous_policy)
-        if torch_runner is not None:
-            torch_runner.close()
+        for runner in torch_runners:
+            runner.close()
     tokens = batch_size * sequence_length
     result["keras_step_s"] = _median(keras_times)
     result["keras_step_times"] = [round(t, 5) for t in keras_times]
     result["keras_tokens_per_s"] = tokens / result["keras_step_s"]
     if torch_times:
-        result["torch_step_s"] = _median(torch_times)
-        result["torch_step_times"] = [round(t, 5) for t in torch_times]
+        medians = {variant: _median(times) for variant, times in torch_times.items()}
+        fastest = min(medians, key=medians.get)
+        if fastest is not None:
+            result["torch_variant"] = fastest
+            result["torch_variant_step_s"] = medians
+        result["torch_step_s"] = medians[fastest]
+        result["torch_step_times"] = [round(t, 5) for t in torch_times[fastest]]
         result["torch_tokens_per_s"] = tokens / result["torch_step_s"]
-        # Keras throughput / PyTorch throughput: > 1 means Keras is faster.
+        # Keras throughput / the fastest PyTorch variant's: > 1, Keras is faster.
         result["keras_vs_torch"] = result["torch_step_s"] / result["keras_step_s"]
     return result
 
