@@ -5,22 +5,16 @@
 (`compile(jit_compile=True)`); `"auto"` lets Keras use cuDNN kernels on a GPU,
 which XLA cannot compile, so compile those models with `jit_compile=False`.
 cuDNN needs right-padded masks, which is what the zoo's data uses.
-
-The layers are `ProjectedLSTM`s: Keras' LSTM with the input projection of all
-time steps in one product before the loop (same weights and outputs, faster
-without cuDNN; see `keras_ctxmem.layers.lstm`).
 """
 
 import keras
-
-from keras_ctxmem.layers.lstm import ProjectedLSTM
 
 
 def lstm_stack(hidden_dim, num_layers, bidirectional, dropout, use_cudnn, dtype, name):
     """`num_layers` (Bi)LSTM layers, each returning the whole sequence."""
     layers = []
     for i in range(num_layers):
-        lstm = ProjectedLSTM(
+        lstm = keras.layers.LSTM(
             hidden_dim,
             return_sequences=True,
             dropout=dropout,
@@ -38,7 +32,7 @@ def lstm_stack(hidden_dim, num_layers, bidirectional, dropout, use_cudnn, dtype,
 
 def final_lstm(hidden_dim, bidirectional, dropout, use_cudnn, dtype, name):
     """A (Bi)LSTM that returns its final state (masked steps leave it unchanged)."""
-    lstm = ProjectedLSTM(
+    lstm = keras.layers.LSTM(
         hidden_dim, dropout=dropout, use_cudnn=use_cudnn, dtype=dtype, name=name
     )
     if bidirectional:
