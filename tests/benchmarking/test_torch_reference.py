@@ -48,10 +48,26 @@ def _copy_lstm_model(model, module):
         _copy_lstm(keras_lstm.backward_layer, directions[1])
 
 
+def _copy_dense(keras_layer, linear):
+    """A Keras `Dense` (or `LayerNormalization`) into its PyTorch counterpart."""
+    weight, bias = keras_layer.get_weights()
+    _set(linear.weight, weight.T if weight.ndim == 2 else weight)
+    _set(linear.bias, bias)
+
+
 def _logits(module, token_ids):
     module.eval()
     with torch.no_grad():
         return module(torch.from_numpy(token_ids).long()).numpy()
+
+
+def _assert_same_logits(module, model, atol):
+    """The head copied last, then the same logits on rows of every length."""
+    _copy_dense(model.head._dense, module.head)
+    token_ids = _token_ids()
+    np.testing.assert_allclose(
+        _logits(module, token_ids), model.predict(token_ids, verbose=0), atol=atol
+    )
 
 
 @pytest.mark.parametrize("family", ["lstm", "attentive_lstm"])
@@ -89,16 +105,9 @@ def test_the_lstm_reference_computes_the_keras_model(preset):
     assert torch_reference.count_params(module) == model.count_params()
     _copy_lstm_model(model, module)
     if family == "attentive_lstm":
-        kernel, bias = model.attention_pooling.projection.get_weights()
-        _set(module.projection.weight, kernel.T)
-        _set(module.projection.bias, bias)
+        _copy_dense(model.attention_pooling.projection, module.projection)
         _set(module.score.weight, model.attention_pooling.score.get_weights()[0].T)
-    _set(module.head.weight, model.head.get_weights()[0].T)
-    _set(module.head.bias, model.head.get_weights()[1])
-    token_ids = _token_ids()
-    np.testing.assert_allclose(
-        _logits(module, token_ids), model.predict(token_ids, verbose=0), atol=1e-5
-    )
+    _assert_same_logits(module, model, atol=1e-5)
 
 
 def test_the_transformer_reference_computes_the_keras_model():
@@ -130,26 +139,12 @@ def test_the_transformer_reference_computes_the_keras_model():
         kernel, bias = attention.output_dense.get_weights()
         _set(layer.self_attn.out_proj.weight, kernel.reshape(hidden, hidden).T)
         _set(layer.self_attn.out_proj.bias, bias)
-        for keras_norm, torch_norm in [
-            (block._self_attention_layer_norm, layer.norm1),
-            (block._feedforward_layer_norm, layer.norm2),
-        ]:
-            _set(torch_norm.weight, keras_norm.get_weights()[0])
-            _set(torch_norm.bias, keras_norm.get_weights()[1])
-        for dense, linear in [
-            (block._feedforward_intermediate_dense, layer.linear1),
-            (block._feedforward_output_dense, layer.linear2),
-        ]:
-            _set(linear.weight, dense.get_weights()[0].T)
-            _set(linear.bias, dense.get_weights()[1])
-    _set(module.final_norm.weight, backbone.final_norm.get_weights()[0])
-    _set(module.final_norm.bias, backbone.final_norm.get_weights()[1])
-    _set(module.head.weight, model.head.get_weights()[0].T)
-    _set(module.head.bias, model.head.get_weights()[1])
-    token_ids = _token_ids()
-    np.testing.assert_allclose(
-        _logits(module, token_ids), model.predict(token_ids, verbose=0), atol=1e-4
-    )
+        _copy_dense(block._self_attention_layer_norm, layer.norm1)
+        _copy_dense(block._feedforward_layer_norm, layer.norm2)
+        _copy_dense(block._feedforward_intermediate_dense, layer.linear1)
+        _copy_dense(block._feedforward_output_dense, layer.linear2)
+    _copy_dense(backbone.final_norm, module.final_norm)
+    _assert_same_logits(module, model, atol=1e-4)
 
 
 def test_the_transformer_reference_drops_where_keras_hub_drops():
