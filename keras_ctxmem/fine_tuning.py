@@ -2,7 +2,8 @@
 
 - `fine_tuning_optimizer`: AdamW with linear warm-up then linear decay to zero
   (BERT's schedule), and optional gradient accumulation;
-- `freeze_backbone`: keep the embeddings and the lower blocks fixed;
+- `freeze_backbone`: keep the embeddings and the lower blocks (or LSTM layers)
+  fixed;
 - `fine_tune`: compile and fit with early stopping on the validation loss,
   restoring the best weights.
 
@@ -85,7 +86,8 @@ def fine_tuning_optimizer(
 
 def freeze_backbone(model, trainable_blocks=0):
     """Freezes a task's backbone but its last `trainable_blocks` encoder blocks
-    (`0`: only the head trains). Compile after freezing.
+    (a Transformer's) or LSTM layers (an LSTM's); `0`: only the head trains.
+    Compile after freezing.
 
     Returns the model.
     """
@@ -93,9 +95,11 @@ def freeze_backbone(model, trainable_blocks=0):
     if backbone is None:
         raise ValueError(
             f"{type(model).__name__} has no `backbone` to freeze: freezing "
-            "applies to Transformer tasks."
+            "applies to Transformer and LSTM tasks."
         )
-    blocks = backbone.encoder_blocks
+    blocks = getattr(backbone, "encoder_blocks", None)
+    if blocks is None:
+        blocks = backbone.lstm_layers
     if not 0 <= trainable_blocks <= len(blocks):
         raise ValueError(
             f"`trainable_blocks` must be in [0, {len(blocks)}]. "
@@ -106,7 +110,7 @@ def freeze_backbone(model, trainable_blocks=0):
         layer.trainable = False
     for block in blocks[len(blocks) - trainable_blocks :]:
         block.trainable = True
-    if trainable_blocks:
+    if trainable_blocks and hasattr(backbone, "final_norm"):
         backbone.final_norm.trainable = True
     return model
 

@@ -325,6 +325,22 @@ CASES = {
     for case in (
         sequence_classifier("lstm", "lstm_tiny"),
         sequence_classifier("attentive_lstm", "attentive_lstm_tiny"),
+        FamilyCase(
+            name="lstm_backbone",
+            model_class=zoo.LSTMBackbone,
+            build=lambda: create_model(
+                "lstm_tiny",
+                model_class=zoo.LSTMBackbone,
+                vocabulary_size=VOCABULARY_SIZE,
+            ),
+            inputs=token_ids,
+            labels=classes(),
+            output_shape=lambda length: (NUM_EXAMPLES, length, 32),
+            pad=pad_axes,
+            real=at_tokens(),
+            no_fit="a backbone has no head and no loss",
+            mixed_output_dtype="bfloat16",
+        ),
         masked_lm("lstm_masked_lm", "lstm_tiny", zoo.LSTMMaskedLM),
         sequence_classifier("transformer", "transformer_tiny"),
         FamilyCase(

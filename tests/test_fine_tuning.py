@@ -7,7 +7,7 @@ from keras_ctxmem.fine_tuning import (
     fine_tuning_optimizer,
     freeze_backbone,
 )
-from keras_ctxmem.zoo import LSTMClassifier, TransformerClassifier
+from keras_ctxmem.zoo import LSTMMaskedLM, TransformerClassifier, create_model
 from tests.helpers import marker_task
 
 TINY = {"vocabulary_size": 50, "max_sequence_length": 32, "num_layers": 2}
@@ -54,7 +54,16 @@ def test_freezing_keeps_the_lower_blocks():
     with pytest.raises(ValueError, match="trainable_blocks"):
         freeze_backbone(model, trainable_blocks=3)
     with pytest.raises(ValueError, match="no `backbone`"):
-        freeze_backbone(LSTMClassifier.from_preset("lstm_tiny"))
+        freeze_backbone(create_model("lstm_tiny", model_class=LSTMMaskedLM))
+
+
+def test_freezing_an_lstm_keeps_the_embedding_and_lower_layers():
+    model = create_model("lstm_tiny", vocabulary_size=50, num_layers=2)
+    freeze_backbone(model, trainable_blocks=1)
+    trainable = {v.path.split("/")[0] for v in model.trainable_weights}
+    assert trainable == {"bidirectional_lstm_1", "head"}
+    freeze_backbone(model)
+    assert {v.path.split("/")[0] for v in model.trainable_weights} == {"head"}
 
 
 def test_fine_tune_learns_and_stops_early_with_the_best_weights():

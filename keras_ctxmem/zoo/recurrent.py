@@ -1,4 +1,4 @@
-"""Shared pieces of the LSTM models: the masked embedding and the LSTM stack.
+"""Shared pieces of the LSTM models: the LSTM stack.
 
 `use_cudnn` is the explicit answer to the LSTM/cuDNN/XLA conflict (keras #18456):
 `False` (the default) runs the generic LSTM, which XLA compiles on every device
@@ -28,15 +28,3 @@ def lstm_stack(hidden_dim, num_layers, bidirectional, dropout, use_cudnn, dtype,
             )
         layers.append(lstm)
     return layers
-
-
-def final_lstm(hidden_dim, bidirectional, dropout, use_cudnn, dtype, name):
-    """A (Bi)LSTM that returns its final state (masked steps leave it unchanged)."""
-    lstm = keras.layers.LSTM(
-        hidden_dim, dropout=dropout, use_cudnn=use_cudnn, dtype=dtype, name=name
-    )
-    if bidirectional:
-        lstm = keras.layers.Bidirectional(
-            lstm, dtype=dtype, name=f"bidirectional_{name}"
-        )
-    return lstm

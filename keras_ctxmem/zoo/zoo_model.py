@@ -173,9 +173,7 @@ def _load_weights(model, directory, config_file=CONFIG_FILE):
         if os.path.exists(preset_file(directory, TASK_WEIGHTS_FILE)):
             _load_weights_file(directory, TASK_WEIGHTS_FILE, model.load_task_weights)
         model = model.backbone
-    _load_weights_file(
-        directory, WEIGHTS_FILE, lambda path: load_weights_only(model, path)
-    )
+    _load_weights_file(directory, WEIGHTS_FILE, model.load_preset_weights)
 
 
 def load_weights_only(model, path, objects_to_skip=()):
@@ -358,6 +356,11 @@ class ZooModel(keras.Model):
             f"`{cls.__name__}.from_preset` cannot load. Call "
             f"`{saved_name}.from_preset` instead."
         )
+
+    def load_preset_weights(self, filepath):
+        """Loads a preset's `model.weights.h5` that holds this whole model (not
+        a keras-hub task preset's, which holds the backbone)."""
+        load_weights_only(self, filepath)
 
     def save_to_preset(self, directory):
         """Writes `config.json`, `metadata.json` and `model.weights.h5`, with

@@ -77,19 +77,20 @@ def test_learns_tokens_from_context_and_hands_on_its_encoder(preprocessor, tmp_p
     # Same weights, same features: the classifier's encoder is the masked LM's.
     classifier = LSTMClassifier.from_encoder(model, num_classes=2, pooling="max")
     assert_allclose(
-        encoder_features(classifier, TOKEN_IDS), encoder_features(model, TOKEN_IDS)
+        encoder_features(classifier.backbone, TOKEN_IDS),
+        encoder_features(model, TOKEN_IDS),
     )
     # The weights were copied: fine-tuning the classifier leaves the LM alone.
     before = model.embedding.get_weights()[0].copy()
-    classifier.embedding.embeddings.assign(np.zeros_like(before))
+    classifier.backbone.embedding.embeddings.assign(np.zeros_like(before))
     np.testing.assert_array_equal(model.embedding.get_weights()[0], before)
 
 
 def test_two_layers_transfer_to_last_state_pooling(preprocessor):
     model = tiny_masked_lm(preprocessor, num_layers=2)
     classifier = LSTMClassifier.from_encoder(model, num_classes=2, pooling="last")
-    # With pooling="last", the encoder's second LSTM is the classifier's final one.
-    assert classifier.encoder_layers()[-1] is classifier.pooling_layer
+    # With pooling="last", the encoder's second LSTM gives the final states.
+    assert classifier.encoder_layers()[-1] is classifier.backbone.lstm_layers[-1]
     for loaded, trained in zip(
         classifier.encoder_layers(), model.encoder_layers(), strict=True
     ):

@@ -37,8 +37,12 @@ def flip_one_bit(path, offset):
 
 
 def test_saved_presets_list_a_sha256_per_file(preset):
+    # All but config.json and metadata.json: keras-hub's task layout.
     assert set(metadata(preset)["sha256"]) == {
         "model.weights.h5",
+        "task.json",
+        "task.weights.h5",
+        "preprocessor.json",
         "assets/preprocessor/vocabulary.txt",
     }
 
