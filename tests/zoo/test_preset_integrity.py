@@ -39,7 +39,9 @@ def flip_one_bit(path, offset):
 def test_saved_presets_list_a_sha256_per_file(preset):
     assert set(metadata(preset)["sha256"]) == {
         "model.weights.h5",
-        "assets/preprocessor/vocabulary.txt",
+        "assets/tokenizer/vocabulary.txt",
+        "preprocessor.json",
+        "tokenizer.json",
     }
 
 
@@ -55,7 +57,7 @@ def test_a_bit_flipped_weights_file_is_refused(preset, where):
 
 
 def test_a_changed_vocabulary_or_a_missing_file_is_refused(preset):
-    vocabulary = preset / "assets" / "preprocessor" / "vocabulary.txt"
+    vocabulary = preset / "assets" / "tokenizer" / "vocabulary.txt"
     vocabulary.write_text(vocabulary.read_text().replace("good", "gold"))
     with pytest.raises(ValueError, match="vocabulary.txt does not match"):
         load_preset(str(preset))
