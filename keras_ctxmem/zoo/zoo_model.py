@@ -129,13 +129,16 @@ def load_preset_preprocessor(directory):
 
 
 def _load_preprocessor_assets(preprocessor, directory):
-    """A keras-hub preprocessor finds its assets itself (in keras-hub's layout,
-    `assets/tokenizer/`, or in `assets/preprocessor/` of an older preset);
-    others are in `assets/preprocessor/`."""
-    if isinstance(preprocessor, keras_hub.models.Preprocessor):
-        preprocessor.load_preset_assets(directory)
-    else:
-        preprocessor.load_assets(preset_file(directory, PREPROCESSOR_ASSETS))
+    """Loads a preprocessor's assets from a preset directory: a keras-hub
+    preprocessor's tokenizer's from keras-hub's folder for it
+    (`assets/tokenizer/`) when the preset has one, else `assets/preprocessor/`
+    (other preprocessors, and presets saved before `tokenizer.json`)."""
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    if isinstance(tokenizer, keras_hub.tokenizers.Tokenizer):
+        folder = os.path.join("assets", tokenizer.config_file.split(".")[0])
+        if os.path.isdir(preset_file(directory, folder)):
+            return tokenizer.load_assets(preset_file(directory, folder))
+    preprocessor.load_assets(preset_file(directory, PREPROCESSOR_ASSETS))
 
 
 def _deserialize_safely(serialized, config_path):
