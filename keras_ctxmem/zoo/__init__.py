@@ -18,5 +18,6 @@ from keras_ctxmem.zoo.transformer import (
     TransformerBackbone,
     TransformerClassifier,
     TransformerTokenClassifier,
+    TransformerTokenizer,
 )
 from keras_ctxmem.zoo.zoo_model import load_preset

@@ -43,8 +43,12 @@ PRESET_FILES = (
     "tokenizer.json",
 )
 WEIGHTS_FILES = ("model.weights.h5", "task.weights.h5")
-# The vocabulary of a preset saved without checksums (before they existed).
-DEFAULT_ASSETS = ("assets/preprocessor/vocabulary.txt",)
+# The vocabulary of a preset saved without checksums: before they existed, or
+# by keras-hub's own saver (`assets/tokenizer/`).
+DEFAULT_ASSETS = (
+    "assets/preprocessor/vocabulary.txt",
+    "assets/tokenizer/vocabulary.txt",
+)
 
 
 def is_handle(preset):

@@ -29,7 +29,7 @@ import keras_hub
 import tensorflow as tf
 
 from keras_ctxmem.preprocessing.string_inputs import contains_strings
-from keras_ctxmem.preprocessing.text import text_dataset
+from keras_ctxmem.preprocessing.text_tokenizer import text_dataset
 from keras_ctxmem.zoo.transformer import TransformerBackbone, TransformerTask
 from keras_ctxmem.zoo.zoo_model import check_rate
 

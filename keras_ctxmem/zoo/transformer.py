@@ -20,7 +20,7 @@ import keras_hub
 from keras_ctxmem.layers import MaskedMeanPooling
 from keras_ctxmem.layers.heads import LogitsHead
 from keras_ctxmem.layers.masks import last_token, padding_mask_from
-from keras_ctxmem.preprocessing import TextPreprocessor
+from keras_ctxmem.preprocessing import TextPreprocessor, TextTokenizer
 from keras_ctxmem.zoo.zoo_model import (
     ZooModel,
     check_rate,
@@ -145,6 +145,28 @@ class TransformerBackbone(ZooModel, keras_hub.models.Backbone):
             }
         )
         return config
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class TransformerTokenizer(TextTokenizer):
+    """The `TextTokenizer` of `TransformerBackbone` presets, for keras-hub.
+
+    keras-hub's `Tokenizer.from_preset(directory)` picks the tokenizer class
+    whose `backbone_cls` is the preset's backbone class, then loads the
+    preset's `tokenizer.json` (a `TextTokenizer`): this class is what it finds.
+
+    Example:
+    ```python
+    import keras_hub
+    from keras_ctxmem.preprocessing import TextPreprocessor
+    from keras_ctxmem.zoo import create_model
+    pre = TextPreprocessor.from_corpus(["a charming film", "a dull film"], 40, 8)
+    create_model("transformer_tiny", preprocessor=pre).save_to_preset("/tmp/t")
+    tokenizer = keras_hub.tokenizers.Tokenizer.from_preset("/tmp/t")
+    ```
+    """
+
+    backbone_cls = TransformerBackbone
 
 
 class TransformerTask(ZooModel, keras_hub.models.Task):

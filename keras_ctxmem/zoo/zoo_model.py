@@ -9,8 +9,9 @@ Subclasses build a functional graph in `__init__` (keras-hub style) and set
 - `Model.presets` and `Model.from_preset(name_or_directory, **overrides)`;
 - `model.save_to_preset(directory)` (`config.json`, `metadata.json`,
   `model.weights.h5`: keras-hub's layout; a keras-hub `Task` also writes
-  `task.json`, `task.weights.h5` and `preprocessor.json`, so that keras-hub's
-  own `from_preset` loads it), and `from_preset` of `hf://` / `kaggle://`
+  `task.json` and `task.weights.h5`, and a `TextPreprocessor` is saved as
+  `preprocessor.json`, `tokenizer.json` and its vocabulary, so that keras-hub's
+  own `from_preset` loads them), and `from_preset` of `hf://` / `kaggle://`
   handles through keras-hub's loader (`keras_ctxmem.zoo.hub`);
 - `model.compile()` with defaults for the head (AdamW with warm-up and decay, the
   right loss and metrics) and the fastest measured executor for the device
@@ -123,8 +124,21 @@ def load_preset_preprocessor(directory):
         return None
     config_path = os.path.join(directory, _model_config_file(directory))
     preprocessor = _deserialize_safely(config, config_path)
-    preprocessor.load_assets(preset_file(directory, PREPROCESSOR_ASSETS))
+    _load_preprocessor_assets(preprocessor, directory)
     return preprocessor
+
+
+def _load_preprocessor_assets(preprocessor, directory):
+    """Loads a preprocessor's assets from a preset directory: a keras-hub
+    preprocessor's tokenizer's from keras-hub's folder for it
+    (`assets/tokenizer/`) when the preset has one, else `assets/preprocessor/`
+    (other preprocessors, and presets saved before `tokenizer.json`)."""
+    tokenizer = getattr(preprocessor, "tokenizer", None)
+    if isinstance(tokenizer, keras_hub.tokenizers.Tokenizer):
+        folder = os.path.join("assets", tokenizer.config_file.split(".")[0])
+        if os.path.isdir(preset_file(directory, folder)):
+            return tokenizer.load_assets(preset_file(directory, folder))
+    preprocessor.load_assets(preset_file(directory, PREPROCESSOR_ASSETS))
 
 
 def _deserialize_safely(serialized, config_path):
@@ -340,7 +354,7 @@ class ZooModel(keras.Model):
         serialized["config"].update(overrides)
         model = _deserialize_safely(serialized, config_path)
         if model.preprocessor is not None and "preprocessor" not in overrides:
-            model.preprocessor.load_assets(preset_file(directory, PREPROCESSOR_ASSETS))
+            _load_preprocessor_assets(model.preprocessor, directory)
         if load_weights:
             _load_weights(model, directory, config_file)
         return model
@@ -363,12 +377,15 @@ class ZooModel(keras.Model):
         load_weights_only(self, filepath)
 
     def save_to_preset(self, directory):
-        """Writes `config.json`, `metadata.json` and `model.weights.h5`, with
-        the vocabulary in `assets/preprocessor/`. A keras-hub `Task` is written
-        in keras-hub's layout: its backbone in `config.json` and
-        `model.weights.h5`, the task in `task.json` and `task.weights.h5`, its
-        preprocessor in `preprocessor.json`; `keras_hub.models.TextClassifier.
-        from_preset(directory)` then loads a `TransformerClassifier`.
+        """Writes `config.json`, `metadata.json` and `model.weights.h5`, and a
+        `TextPreprocessor` in keras-hub's layout (`preprocessor.json`,
+        `tokenizer.json`, the vocabulary in `assets/tokenizer/`; other
+        preprocessors' assets go to `assets/preprocessor/`). A keras-hub `Task`
+        is written in keras-hub's layout: its backbone in `config.json` and
+        `model.weights.h5`, the task in `task.json` and `task.weights.h5`;
+        `keras_hub.models.TextClassifier.from_preset(directory)` then loads a
+        `TransformerClassifier`, and `keras_hub.tokenizers.Tokenizer.
+        from_preset(directory)` its tokenizer.
 
         Example:
         ```python
@@ -414,11 +431,15 @@ class ZooModel(keras.Model):
         is_hub_model = isinstance(
             self, (keras_hub.models.Task, keras_hub.models.Backbone)
         )
-        if is_hub_model and self.preprocessor is not None:
-            # What keras-hub loads when it builds a task around a backbone.
-            path = os.path.join(directory, PREPROCESSOR_CONFIG_FILE)
-            _write_config(self.preprocessor, path)
-        if self.preprocessor is not None:
+        if isinstance(self.preprocessor, keras_hub.models.Preprocessor):
+            # keras-hub's layout: `preprocessor.json`, `tokenizer.json` and the
+            # vocabulary in `assets/tokenizer/`, which keras-hub's loaders read.
+            self.preprocessor.save_to_preset(directory)
+        elif self.preprocessor is not None:
+            if is_hub_model:
+                # What keras-hub loads when it builds a task around a backbone.
+                path = os.path.join(directory, PREPROCESSOR_CONFIG_FILE)
+                _write_config(self.preprocessor, path)
             assets = os.path.join(directory, PREPROCESSOR_ASSETS)
             os.makedirs(assets, exist_ok=True)
             self.preprocessor.save_assets(assets)

@@ -65,7 +65,7 @@ def test_preset_directory_keeps_vocabulary_and_label_names(tmp_path, preprocesso
     )
     expected = model.predict(["a charming film"], verbose=0)
     model.save_to_preset(str(tmp_path))
-    assert (tmp_path / "assets" / "preprocessor" / "vocabulary.txt").exists()
+    assert (tmp_path / "assets" / "tokenizer" / "vocabulary.txt").exists()
     restored = TransformerClassifier.from_preset(str(tmp_path))
     assert restored.label_names == ["neg", "pos"]
     assert restored.preprocessor.vocabulary == preprocessor.vocabulary

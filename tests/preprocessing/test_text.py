@@ -1,9 +1,13 @@
+import json
+import os
+
 import keras
+import keras_hub
 import numpy as np
 import pytest
 import tensorflow as tf
 
-from keras_ctxmem.preprocessing import TextPreprocessor, text
+from keras_ctxmem.preprocessing import TextPreprocessor, TextTokenizer, text_tokenizer
 
 CORPUS = ["a charming film", "a dull film", "charming and warm", "Café crème brûlée"]
 
@@ -120,7 +124,7 @@ def test_learned_vocabulary_reaches_the_requested_size():
     corpus = _rare_word_corpus()
     preprocessor = TextPreprocessor.from_corpus(corpus, vocabulary_size=1000)
     assert 0.95 * 1000 <= preprocessor.vocabulary_size <= 1000
-    assert preprocessor.vocabulary[:5] == list(text.SPECIAL_TOKENS)
+    assert preprocessor.vocabulary[:5] == list(text_tokenizer.SPECIAL_TOKENS)
     assert len(set(preprocessor.vocabulary)) == preprocessor.vocabulary_size
     # Every word still splits into known pieces (characters are all kept).
     token_ids = keras.ops.convert_to_numpy(preprocessor(corpus[:50]))
@@ -133,3 +137,88 @@ def test_vocabulary_larger_than_the_corpus_supports_warns_with_its_size():
         preprocessor = TextPreprocessor.from_corpus(corpus, vocabulary_size=50_000)
     size = f"{preprocessor.vocabulary_size:,}"
     assert size in str(caught[0].message) and preprocessor.vocabulary_size < 47_500
+
+
+def ids(layer, texts):
+    return keras.ops.convert_to_numpy(layer(texts))
+
+
+def test_a_keras_hub_preprocessor_around_a_keras_hub_tokenizer(preprocessor):
+    assert isinstance(preprocessor, keras_hub.models.Preprocessor)
+    tokenizer = preprocessor.tokenizer
+    assert isinstance(tokenizer, TextTokenizer)
+    assert isinstance(tokenizer, keras_hub.tokenizers.WordPieceTokenizer)
+    assert tokenizer.sequence_length == 8
+    # The tokenizer alone gives what the preprocessor gives.
+    texts = ["a charming film", "Café crème", ""]
+    np.testing.assert_array_equal(ids(tokenizer, texts), ids(preprocessor, texts))
+    preprocessor.sequence_length = 5
+    assert tokenizer.sequence_length == 5 and ids(preprocessor, texts).shape == (3, 5)
+
+
+def test_tokenizer_learns_what_the_preprocessor_learns(preprocessor):
+    tokenizer = TextTokenizer.from_corpus(CORPUS, vocabulary_size=80)
+    assert tokenizer.vocabulary == preprocessor.vocabulary
+    # Without a sequence length, ragged ids (eagerly, lists): the unpadded ones.
+    ragged = tokenizer(["a charming film", "a film"])
+    padded = ids(preprocessor, ["a charming film", "a film"])
+    for row, expected in zip(ragged, padded, strict=True):
+        assert row == [i for i in expected if i != 0]
+
+
+def test_tokenizer_preset_round_trip(tmp_path, preprocessor):
+    preprocessor.tokenizer.save_to_preset(str(tmp_path))
+    assert (tmp_path / "tokenizer.json").exists()
+    assert (tmp_path / "assets" / "tokenizer" / "vocabulary.txt").exists()
+    restored = TextTokenizer.from_preset(str(tmp_path))
+    assert type(restored) is TextTokenizer
+    assert restored.vocabulary == preprocessor.vocabulary
+    texts = ["a charming film", "brûlée", "\u00ff odd"]
+    np.testing.assert_array_equal(ids(restored, texts), ids(preprocessor, texts))
+
+
+def test_preprocessor_preset_round_trip(tmp_path, preprocessor):
+    preprocessor.save_to_preset(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == [
+        "assets",
+        "preprocessor.json",
+        "tokenizer.json",
+    ]
+    restored = TextPreprocessor.from_preset(str(tmp_path))
+    assert type(restored) is TextPreprocessor
+    texts = ["a charming film", "CAFÉ", "warm " * 20]
+    np.testing.assert_array_equal(ids(restored, texts), ids(preprocessor, texts))
+    # Keyword arguments override the saved configuration.
+    shorter = TextPreprocessor.from_preset(str(tmp_path), sequence_length=4)
+    np.testing.assert_array_equal(ids(shorter, texts), ids(preprocessor, texts)[:, :4])
+
+
+def test_a_configuration_saved_before_the_tokenizer_still_loads(tmp_path, preprocessor):
+    # What version 0.1 wrote: no tokenizer in the configuration.
+    old_config = {
+        "name": "text_preprocessor",
+        "trainable": True,
+        "sequence_length": 8,
+        "lowercase": True,
+        "strip_accents": True,
+    }
+    preprocessor.save_assets(str(tmp_path))
+    restored = TextPreprocessor.from_config(old_config)
+    restored.load_assets(str(tmp_path))
+    texts = ["a charming film", "brûlée"]
+    np.testing.assert_array_equal(ids(restored, texts), ids(preprocessor, texts))
+    json.dumps(restored.get_config())  # and the new one is JSON
+
+
+def test_tokenizer_and_its_arguments_must_agree(preprocessor):
+    tokenizer = preprocessor.tokenizer
+    with pytest.raises(ValueError, match="`lowercase=False` differs"):
+        TextPreprocessor(tokenizer=tokenizer, lowercase=False)
+    with pytest.raises(ValueError, match="not both"):
+        TextPreprocessor(vocabulary=preprocessor.vocabulary, tokenizer=tokenizer)
+    with pytest.raises(TypeError, match="must be a `TextTokenizer`"):
+        TextPreprocessor(
+            tokenizer=keras_hub.tokenizers.WordPieceTokenizer(vocabulary=["[UNK]"])
+        )
+    with pytest.raises(ValueError, match="no vocabulary"):
+        TextTokenizer()(["a film"])

@@ -98,7 +98,7 @@ def test_from_preset_downloads_a_handle_through_keras_hub(hub, classifier):
         assert_allclose(
             loaded.predict(TEXTS, verbose=0), model.predict(TEXTS, verbose=0)
         )
-    assert "assets/preprocessor/vocabulary.txt" in hub.requests
+    assert "assets/tokenizer/vocabulary.txt" in hub.requests
     assert "task.weights.h5" in hub.requests
 
 
@@ -122,10 +122,10 @@ def test_a_kaggle_handle_to_a_version_0_1_preset(hub, tmp_path):
 
 def test_a_changed_file_on_the_hub_is_refused(hub, classifier):
     _, directory = classifier
-    with open(os.path.join(directory, "assets/preprocessor/vocabulary.txt"), "a") as f:
+    with open(os.path.join(directory, "assets/tokenizer/vocabulary.txt"), "a") as f:
         f.write("extra\n")
     handle = hub.add("hf://me/changed", directory)
-    message = "hf://me/changed/assets/preprocessor/vocabulary.txt does not match"
+    message = "hf://me/changed/assets/tokenizer/vocabulary.txt does not match"
     with pytest.raises(ValueError, match=message):
         TransformerClassifier.from_preset(handle)
 

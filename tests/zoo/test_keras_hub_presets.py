@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import keras_ctxmem
-from keras_ctxmem.preprocessing import TextPreprocessor
+from keras_ctxmem.preprocessing import TextPreprocessor, TextTokenizer
 from keras_ctxmem.zoo import (
     LSTMClassifier,
     TransformerBackbone,
@@ -59,6 +59,7 @@ def test_a_zoo_classifier_preset_is_in_keras_hubs_layout(classifier_preset):
         "preprocessor.json",
         "task.json",
         "task.weights.h5",
+        "tokenizer.json",
     ]
     with open(os.path.join(directory, "config.json")) as f:
         assert json.load(f)["registered_name"] == "keras_ctxmem>TransformerBackbone"
@@ -66,11 +67,12 @@ def test_a_zoo_classifier_preset_is_in_keras_hubs_layout(classifier_preset):
         checksums = json.load(f)["sha256"]
     # Every file but the two hand-editable JSON files is checksummed.
     assert sorted(checksums) == [
-        "assets/preprocessor/vocabulary.txt",
+        "assets/tokenizer/vocabulary.txt",
         "model.weights.h5",
         "preprocessor.json",
         "task.json",
         "task.weights.h5",
+        "tokenizer.json",
     ]
 
 
@@ -101,6 +103,44 @@ def test_keras_hub_loads_a_zoo_classifier_preset(classifier_preset):
     )
     again = TransformerBackbone.from_preset(directory)
     assert_allclose(again.predict(TOKENS, verbose=0), backbone.predict(TOKENS))
+
+
+def ids_of(layer, texts=TEXTS):
+    return keras.ops.convert_to_numpy(layer(texts))
+
+
+def test_keras_hub_loads_the_tokenizer_and_preprocessor_of_a_preset(
+    classifier_preset,
+):
+    model, directory = classifier_preset
+    expected = ids_of(model.preprocessor)
+    # keras-hub finds the class by the backbone (`TransformerTokenizer`) and
+    # builds what `tokenizer.json` holds.
+    for tokenizer in (
+        keras_hub.tokenizers.Tokenizer.from_preset(directory),
+        TextTokenizer.from_preset(directory),
+    ):
+        assert type(tokenizer) is TextTokenizer
+        assert tokenizer.get_vocabulary() == VOCABULARY
+        np.testing.assert_array_equal(ids_of(tokenizer), expected)
+    preprocessor = TextPreprocessor.from_preset(directory)
+    assert type(preprocessor) is TextPreprocessor
+    np.testing.assert_array_equal(ids_of(preprocessor), expected)
+
+
+def test_a_non_keras_hub_model_preset_has_its_tokenizer_too(tmp_path):
+    model = create_model("lstm_tiny", preprocessor=tiny_preprocessor())
+    model.save_to_preset(tmp_path)
+    expected = ids_of(model.preprocessor)
+    for layer in (
+        TextTokenizer.from_preset(str(tmp_path)),
+        TextPreprocessor.from_preset(str(tmp_path)),
+    ):
+        np.testing.assert_array_equal(ids_of(layer), expected)
+    assert_allclose(
+        load_preset(str(tmp_path)).predict(TEXTS, verbose=0),
+        model.predict(TEXTS, verbose=0),
+    )
 
 
 def test_a_classifier_keras_hub_loaded_fits_without_compile(classifier_preset):
@@ -158,11 +198,18 @@ def test_a_changed_task_file_is_refused(classifier_preset):
 
 
 def test_a_shipped_trained_preset_still_loads():
-    model = load_preset(os.path.join(SHIPPED, "sst2_sentiment"))
+    directory = os.path.join(SHIPPED, "sst2_sentiment")
+    model = load_preset(directory)
     assert type(model) is LSTMClassifier
     assert model.predict_labels(["a charming , moving film"])["label"][0] in (
         "positive",
         "negative",
+    )
+    # Saved before `preprocessor.json`: its preprocessor still loads alone.
+    texts = ["a charming , moving film", "dull"]
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(TextPreprocessor.from_preset(directory)(texts)),
+        keras.ops.convert_to_numpy(model.preprocessor(texts)),
     )
 
 
@@ -190,11 +237,22 @@ def test_a_text_preset_saved_by_version_0_1_loads_and_upgrades(tmp_path):
         assert model.label_names == ["negative", "positive"]
         assert_allclose(model.predict(token_ids, verbose=0), logits)
         assert_allclose(model.predict(expected["texts"], verbose=0), text_logits)
+    # Its preprocessor alone, from the model's configuration.
+    preprocessor = TextPreprocessor.from_preset(directory)
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(preprocessor(expected["texts"])),
+        keras.ops.convert_to_numpy(model.preprocessor(expected["texts"])),
+    )
     # Saved again, it is in keras-hub's layout and keras-hub loads it.
     model.save_to_preset(tmp_path / "upgraded")
     upgraded = keras_hub.models.TextClassifier.from_preset(str(tmp_path / "upgraded"))
     assert_allclose(upgraded.predict(token_ids, verbose=0), logits)
     assert_allclose(upgraded.predict(expected["texts"], verbose=0), text_logits)
+    tokenizer = keras_hub.tokenizers.Tokenizer.from_preset(str(tmp_path / "upgraded"))
+    np.testing.assert_array_equal(
+        keras.ops.convert_to_numpy(tokenizer(expected["texts"])),
+        keras.ops.convert_to_numpy(model.preprocessor(expected["texts"])),
+    )
 
 
 def test_keras_hub_loads_a_zoo_backbone_preset(tmp_path):

@@ -43,7 +43,8 @@ def test_saved_presets_list_a_sha256_per_file(preset):
         "task.json",
         "task.weights.h5",
         "preprocessor.json",
-        "assets/preprocessor/vocabulary.txt",
+        "tokenizer.json",
+        "assets/tokenizer/vocabulary.txt",
     }
 
 
@@ -59,7 +60,7 @@ def test_a_bit_flipped_weights_file_is_refused(preset, where):
 
 
 def test_a_changed_vocabulary_or_a_missing_file_is_refused(preset):
-    vocabulary = preset / "assets" / "preprocessor" / "vocabulary.txt"
+    vocabulary = preset / "assets" / "tokenizer" / "vocabulary.txt"
     vocabulary.write_text(vocabulary.read_text().replace("good", "gold"))
     with pytest.raises(ValueError, match="vocabulary.txt does not match"):
         load_preset(str(preset))

@@ -194,16 +194,16 @@ def test_a_link_inside_the_preset_is_fine(preset_dir):
 
 
 def test_vocabulary_linked_outside_is_refused(text_preset, secret):
-    vocabulary = os.path.join(text_preset, "assets", "preprocessor", "vocabulary.txt")
+    vocabulary = os.path.join(text_preset, "assets", "tokenizer", "vocabulary.txt")
     replace_with_link(vocabulary, secret)
     assert_refused(text_preset, "leads outside the preset directory")
 
 
-def test_a_linked_preprocessor_folder_is_refused(text_preset, tmp_path, secret):
+def test_a_linked_tokenizer_folder_is_refused(text_preset, tmp_path, secret):
     outside = tmp_path / "outside_assets"
     outside.mkdir()
     os.symlink(secret, outside / "vocabulary.txt")
-    assets = os.path.join(text_preset, "assets", "preprocessor")
+    assets = os.path.join(text_preset, "assets", "tokenizer")
     import shutil
 
     shutil.rmtree(assets)
@@ -258,7 +258,7 @@ def test_invalid_json_is_not_quoted(preset_dir):
 
 
 def test_a_vocabulary_that_is_not_one_is_not_quoted(text_preset):
-    vocabulary = os.path.join(text_preset, "assets", "preprocessor", "vocabulary.txt")
+    vocabulary = os.path.join(text_preset, "assets", "tokenizer", "vocabulary.txt")
     with open(vocabulary, "w") as f:
         f.write(f"{SECRET}\n[PAD]\n")
     assert_refused(text_preset, "must start with")
