@@ -4,7 +4,7 @@ from keras_ctxmem.registry import list_presets, preset_info
 from keras_ctxmem.zoo.attentive_lstm import AttentiveLSTMClassifier
 from keras_ctxmem.zoo.keras_hub_memory import KerasHubMemoryTransformer
 from keras_ctxmem.zoo.lstm import LSTMClassifier
-from keras_ctxmem.zoo.lstm_backbone import LSTMBackbone
+from keras_ctxmem.zoo.lstm_backbone import LSTMBackbone, LSTMTokenizer
 from keras_ctxmem.zoo.lstm_masked_lm import LSTMMaskedLM
 from keras_ctxmem.zoo.lstm_tagger import LSTMTagger
 from keras_ctxmem.zoo.masked_lm import TransformerMaskedLM

@@ -13,6 +13,7 @@ import keras
 import keras_hub
 
 from keras_ctxmem.layers.masks import last_token
+from keras_ctxmem.preprocessing.text_tokenizer import TextTokenizer
 from keras_ctxmem.zoo.recurrent import lstm_stack
 from keras_ctxmem.zoo.zoo_model import ZooModel, check_rate, check_sizes
 
@@ -134,3 +135,25 @@ class LSTMBackbone(ZooModel, keras_hub.models.Backbone):
         return keras.ops.concatenate(
             [forward[:, : self.hidden_dim], states[:, 0, self.hidden_dim :]], axis=-1
         )
+
+
+@keras.saving.register_keras_serializable(package="keras_ctxmem")
+class LSTMTokenizer(TextTokenizer):
+    """The `TextTokenizer` of `LSTMBackbone` presets, for keras-hub.
+
+    keras-hub's `Tokenizer.from_preset(directory)` picks the tokenizer class
+    whose `backbone_cls` is the preset's backbone class (as for
+    `TransformerTokenizer`), then loads the preset's `tokenizer.json`.
+
+    Example:
+    ```python
+    import keras_hub
+    from keras_ctxmem.preprocessing import TextPreprocessor
+    from keras_ctxmem.zoo import create_model
+    pre = TextPreprocessor.from_corpus(["a charming film", "a dull film"], 40, 8)
+    create_model("lstm_tiny", preprocessor=pre).save_to_preset("/tmp/l")
+    tokenizer = keras_hub.tokenizers.Tokenizer.from_preset("/tmp/l")
+    ```
+    """
+
+    backbone_cls = LSTMBackbone

@@ -39,11 +39,11 @@ def _copy_lstm(keras_lstm, torch_lstm):
 
 
 def _copy_lstm_model(model, module):
-    _set(module.encoder.embedding.weight, model.embedding.get_weights()[0])
-    keras_lstms = [*model.lstm_layers]
-    if getattr(model, "pooling", None) == "last":
-        keras_lstms.append(model.pooling_layer)
-    for keras_lstm, directions in zip(keras_lstms, module.encoder.lstms, strict=True):
+    backbone = model.backbone
+    _set(module.encoder.embedding.weight, backbone.embedding.get_weights()[0])
+    for keras_lstm, directions in zip(
+        backbone.lstm_layers, module.encoder.lstms, strict=True
+    ):
         _copy_lstm(keras_lstm.forward_layer, directions[0])
         _copy_lstm(keras_lstm.backward_layer, directions[1])
 

@@ -128,11 +128,12 @@ def test_keras_hub_loads_the_tokenizer_and_preprocessor_of_a_preset(
     np.testing.assert_array_equal(ids_of(preprocessor), expected)
 
 
-def test_a_non_keras_hub_model_preset_has_its_tokenizer_too(tmp_path):
+def test_keras_hub_loads_the_tokenizer_of_an_lstm_preset(tmp_path):
     model = create_model("lstm_tiny", preprocessor=tiny_preprocessor())
     model.save_to_preset(tmp_path)
     expected = ids_of(model.preprocessor)
     for layer in (
+        keras_hub.tokenizers.Tokenizer.from_preset(str(tmp_path)),  # LSTMTokenizer
         TextTokenizer.from_preset(str(tmp_path)),
         TextPreprocessor.from_preset(str(tmp_path)),
     ):

@@ -71,13 +71,18 @@ def test_create_model_names_what_went_wrong():
             create_model(trained[0])
 
 
+def _without_names(config):
+    """A configuration without its layers' generated names (`lstm_backbone_1`)."""
+    if isinstance(config, dict):
+        return {k: _without_names(v) for k, v in config.items() if k != "name"}
+    return config
+
+
 def test_from_preset_of_an_architecture_warns_and_still_builds():
     with pytest.warns(DeprecationWarning, match=r"create_model\('lstm_tiny'"):
         model = zoo.LSTMClassifier.from_preset("lstm_tiny", vocabulary_size=50)
-    assert model.get_config() == (
-        create_model("lstm_tiny", vocabulary_size=50).get_config()
-        | {"name": model.name}
-    )
+    expected = create_model("lstm_tiny", vocabulary_size=50).get_config()
+    assert _without_names(model.get_config()) == _without_names(expected)
     # Another class of the family: the message names it.
     with pytest.warns(DeprecationWarning, match="model_class=TransformerTokenClass"):
         TransformerTokenClassifier.from_preset("transformer_tiny", num_classes=3)

@@ -24,13 +24,25 @@ def preset_dir(tmp_path):
     return directory
 
 
+# The file a task preset is built from (keras-hub's layout): the task's
+# configuration, the backbone's nested in it. `config.json` (the backbone's
+# alone) is what keras-hub's `Backbone.from_preset` reads.
+MODEL_CONFIG = "task.json"
+
+
 def edit_config(directory, edit):
-    path = os.path.join(directory, "config.json")
+    """Applies `edit` to the serialized task in `task.json`."""
+    path = os.path.join(directory, MODEL_CONFIG)
     with open(path) as f:
         config = json.load(f)
     edit(config)
     with open(path, "w") as f:
         json.dump(config, f)
+
+
+def edit_backbone_config(directory, edit):
+    """Applies `edit` to the serialized backbone inside `task.json`."""
+    edit_config(directory, lambda task: edit(task["config"]["backbone"]))
 
 
 @pytest.mark.parametrize(
@@ -43,7 +55,8 @@ def edit_config(directory, edit):
     ],
 )
 def test_bad_config_field_is_named(preset_dir, field, value, message):
-    edit_config(preset_dir, lambda c: c["config"].update({field: value}))
+    edit_backbone_config(preset_dir, lambda c: c["config"].update({field: value}))
+    write_checksums(preset_dir)  # an attacker's checksums match the files
     with pytest.raises(ValueError, match=message):
         LSTMClassifier.from_preset(preset_dir)
 
@@ -51,8 +64,11 @@ def test_bad_config_field_is_named(preset_dir, field, value, message):
 @pytest.mark.parametrize(
     "overrides,message",
     [
-        ({"vocabulary_size": 10**12}, "`vocabulary_size` is 1,000,000,000,000"),
-        ({"hidden_dim": -(10**9)}, "`hidden_dim` is 1,000,000,000 in size"),
+        (
+            {"vocabulary_size": 10**12},
+            "`backbone.config.vocabulary_size` is 1,000,000,000,000",
+        ),
+        ({"hidden_dim": -(10**9)}, "`backbone.config.hidden_dim` is 1,000,000,000"),
         (
             {"vocabulary_size": 4_000_000, "embedding_dim": 4_000_000},
             "passes 1,073,741,824 elements",
@@ -62,14 +78,14 @@ def test_bad_config_field_is_named(preset_dir, field, value, message):
 def test_sizes_no_model_uses_are_refused_before_allocating(
     preset_dir, overrides, message
 ):
-    edit_config(preset_dir, lambda c: c["config"].update(overrides))
+    edit_backbone_config(preset_dir, lambda c: c["config"].update(overrides))
     # Refused while reading the configuration: a 10**12-row embedding would
     # otherwise be allocated before any constructor check could run.
     assert_refused(preset_dir, message)
 
 
 def test_config_that_is_not_json_is_named(preset_dir):
-    with open(os.path.join(preset_dir, "config.json"), "w") as f:
+    with open(os.path.join(preset_dir, MODEL_CONFIG), "w") as f:
         f.write("{not json")
     with pytest.raises(ValueError, match="not valid JSON"):
         load_preset(preset_dir)
@@ -109,7 +125,14 @@ def test_truncated_weights_give_a_clear_error(preset_dir):
 
 
 def test_weights_of_another_shape_give_a_clear_error(preset_dir):
+    edit_backbone_config(preset_dir, lambda c: c["config"].update({"hidden_dim": 32}))
+    write_checksums(preset_dir)
     with pytest.raises(ValueError, match="does not match the configuration"):
+        LSTMClassifier.from_preset(preset_dir)
+
+
+def test_sizes_that_contradict_the_backbone_are_named(preset_dir):
+    with pytest.raises(ValueError, match="The backbone has `hidden_dim=16`"):
         LSTMClassifier.from_preset(preset_dir, hidden_dim=32)
 
 
@@ -211,7 +234,7 @@ def test_a_linked_tokenizer_folder_is_refused(text_preset, tmp_path, secret):
     assert_refused(text_preset, "leads outside the preset directory")
 
 
-@pytest.mark.parametrize("file_name", ["config.json", "model.weights.h5"])
+@pytest.mark.parametrize("file_name", [MODEL_CONFIG, "config.json", "model.weights.h5"])
 def test_a_fifo_is_refused_without_blocking(preset_dir, file_name):
     path = os.path.join(preset_dir, file_name)
     os.remove(path)
@@ -219,7 +242,7 @@ def test_a_fifo_is_refused_without_blocking(preset_dir, file_name):
     assert_refused(preset_dir, "not a regular file")
 
 
-@pytest.mark.parametrize("file_name", ["config.json", "model.weights.h5"])
+@pytest.mark.parametrize("file_name", [MODEL_CONFIG, "config.json", "model.weights.h5"])
 def test_dev_zero_is_refused(preset_dir, file_name):
     replace_with_link(os.path.join(preset_dir, file_name), "/dev/zero")
     assert_refused(preset_dir, "leads outside the preset directory")
@@ -232,11 +255,13 @@ def test_a_vocabulary_path_in_the_config_is_refused(text_preset, secret, vocabul
     vocabulary = secret if vocabulary == "SECRET" else vocabulary
     edit_config(
         text_preset,
-        lambda c: c["config"]["preprocessor"]["config"].update(
+        lambda c: c["config"]["preprocessor"]["config"]["tokenizer"]["config"].update(
             {"vocabulary": vocabulary}
         ),
     )
-    assert_refused(text_preset, "`config.preprocessor.config.vocabulary` names a file")
+    assert_refused(
+        text_preset, "`config.preprocessor.config.tokenizer.config.vocabulary` names a"
+    )
 
 
 @pytest.mark.parametrize("value", ["/etc/passwd", "../../etc/passwd", "a/../../b"])
@@ -246,13 +271,13 @@ def test_any_absolute_or_parent_path_in_the_config_is_refused(preset_dir, value)
 
 
 def test_a_huge_config_is_refused_unread(preset_dir):
-    with open(os.path.join(preset_dir, "config.json"), "w") as f:
+    with open(os.path.join(preset_dir, MODEL_CONFIG), "w") as f:
         f.truncate(17 * 2**20)  # sparse: no disk used
     assert_refused(preset_dir, "larger than 16 MiB")
 
 
 def test_invalid_json_is_not_quoted(preset_dir):
-    with open(os.path.join(preset_dir, "config.json"), "w") as f:
+    with open(os.path.join(preset_dir, MODEL_CONFIG), "w") as f:
         f.write('{"registered_name": ' + SECRET)
     assert_refused(preset_dir, "not valid JSON")
 
