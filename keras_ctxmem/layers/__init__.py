@@ -20,6 +20,7 @@ from keras_ctxmem.layers.fusion import (
     GatedMultimodalUnit,
 )
 from keras_ctxmem.layers.heads import LogitsHead
+from keras_ctxmem.layers.lstm import ProjectedLSTM
 from keras_ctxmem.layers.memn2n import (
     BagOfWords,
     MemoryAges,
