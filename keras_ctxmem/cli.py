@@ -309,64 +309,40 @@ def _task_data(args, family):
 
 def _file_data(args):
     """A text-classification file, a seeded validation split, a vocabulary."""
-    import numpy as np
-
-    from keras_ctxmem.data.readers import read_text_classification
-    from keras_ctxmem.preprocessing import TextPreprocessor
+    from keras_ctxmem.text_classification import prepare_text_classification
 
     try:
-        data = read_text_classification(args.data)
+        data = prepare_text_classification(
+            args.data,
+            validation_split=args.validation_split,
+            seed=args.seed,
+            max_examples=args.max_examples,
+            vocabulary_size=args.vocabulary_size or 8000,
+            sequence_length=args.sequence_length,
+        )
     except (OSError, ValueError) as error:
         raise CommandError(str(error)) from None
-    texts, labels = data.to_arrays()
-    order = np.random.default_rng(args.seed).permutation(len(labels))
-    if args.max_examples:
-        order = order[: args.max_examples]
-    num_val = max(1, int(len(order) * args.validation_split))
-    val, tr = order[:num_val], order[num_val:]
-    preprocessor = TextPreprocessor.from_corpus(
-        list(texts[tr]),
-        vocabulary_size=args.vocabulary_size or 8000,
-        sequence_length=args.sequence_length,
-    )
     return {
         "description": (
-            f"{args.data}: {len(tr):,} training and {len(val):,} validation "
-            f"texts, classes {data.label_names}"
+            f"{args.data}: {len(data.y_train):,} training and {len(data.y_val):,} "
+            f"validation texts, classes {data.label_names}"
         ),
-        "x_train": texts[tr],
-        "y_train": labels[tr],
-        "x_val": texts[val],
-        "y_val": labels[val],
+        "x_train": data.x_train,
+        "y_train": data.y_train,
+        "x_val": data.x_val,
+        "y_val": data.y_val,
         "learning_rate": 1e-3,
-        "model_args": {
-            "preprocessor": preprocessor,
-            "num_classes": len(data.label_names),
-            "label_names": data.label_names,
-        },
+        "model_args": data.model_args,
     }
 
 
 def _report(model, x, y, out_dir):
-    """Classification report and confusion-matrix picture on held-out data."""
-    from keras_ctxmem.metrics import (
-        classification_report,
-        confusion_matrix,
-        format_report,
-    )
-    from keras_ctxmem.plots import plot_confusion_matrix
+    """Prints the classification report; writes the confusion matrix."""
+    from keras_ctxmem.metrics import format_report
+    from keras_ctxmem.text_classification import evaluate_text_classifier
 
-    predicted = model.predict(x, verbose=0).argmax(-1)
-    num_classes = model.output.shape[-1]
-    names = model.label_names or [str(i) for i in range(num_classes)]
-    report = classification_report(y, predicted, label_names=names)
+    report = evaluate_text_classifier(model, x, y, out_dir)
     print(format_report(report))
-    os.makedirs(out_dir, exist_ok=True)
-    plot_confusion_matrix(
-        confusion_matrix(y, predicted, num_classes),
-        names,
-        os.path.join(out_dir, "confusion_matrix.png"),
-    )
     return report
 
 
