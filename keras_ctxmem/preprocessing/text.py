@@ -19,6 +19,7 @@ token_ids = pre(["a charming film"])  # int32, shape (1, 8), 0 = padding
 
 import keras
 import keras_hub
+import tensorflow as tf
 from keras_hub.src.utils import preset_utils
 
 from keras_ctxmem.preprocessing.text_tokenizer import (
@@ -221,6 +222,14 @@ class TextPreprocessor(keras_hub.models.Preprocessor):
                 "This TextPreprocessor has no vocabulary: pass `vocabulary=` or "
                 "build it with `TextPreprocessor.from_corpus(texts)`."
             )
+
+    def __call__(self, *args, **kwargs):
+        outputs = super().__call__(*args, **kwargs)
+        # Called eagerly, it gives NumPy ids (writable), as it did before it
+        # became a keras-hub `Preprocessor`; in a graph, tensors.
+        if tf.executing_eagerly() and isinstance(outputs, tf.Tensor):
+            return outputs.numpy()
+        return outputs
 
     def call(self, inputs):
         self._check_vocabulary()

@@ -44,6 +44,12 @@ def test_lowercase_and_accents_normalise(preprocessor):
     assert not np.array_equal(different[0], different[1])
 
 
+def test_an_eager_call_gives_numpy_ids_a_user_can_edit(preprocessor):
+    ids = preprocessor(["a charming film"])
+    assert isinstance(ids, np.ndarray) and ids.dtype == np.int32
+    ids[0, 0] = 0  # e.g. masking a token by hand, as tutorial 06 does
+
+
 def test_batched_and_unbatched_in_tf_data(preprocessor):
     batched = keras.ops.convert_to_numpy(preprocessor(["a film", "warm"]))
     unbatched = list(
