@@ -91,3 +91,13 @@ def test_a_keras_lstm_checkpoint_loads(tmp_path):
     projected.load_weights(path)
     x, _ = _inputs()
     np.testing.assert_allclose(projected(x), reference(x), atol=1e-6)
+
+
+def test_the_zoo_projects_inputs_from_256_units_on():
+    from keras_ctxmem.zoo.recurrent import PROJECTED_MIN_UNITS, lstm_stack
+
+    def built(units):
+        return type(lstm_stack(units, 1, False, 0.0, False, None, "lstm")[0])
+
+    assert built(PROJECTED_MIN_UNITS) is ProjectedLSTM
+    assert built(PROJECTED_MIN_UNITS // 2) is keras.layers.LSTM
